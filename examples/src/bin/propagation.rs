@@ -1,0 +1,2 @@
+//! Propagation demo.
+fn main() {}

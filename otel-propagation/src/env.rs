@@ -1,0 +1,125 @@
+//! `OTEL_PROPAGATORS`: the OpenTelemetry environment variable that chooses the propagators.
+
+use std::fmt;
+
+use crate::{PropagatorKind, Propagators};
+
+/// The environment variable's name.
+pub const OTEL_PROPAGATORS: &str = "OTEL_PROPAGATORS";
+
+/// Something in an `OTEL_PROPAGATORS` value that was ignored. Each is logged once, as a warning,
+/// by [`Propagators::from_env`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PropagatorsWarning {
+    /// A name no propagator has; it was skipped.
+    Unknown(String),
+    /// A name the OpenTelemetry spec lists (`jaeger`, `xray`, `ottrace`) but this crate does not
+    /// implement; it was skipped.
+    Unsupported(String),
+    /// `none` stood beside other names; nothing is propagated.
+    NoneWithOthers(String),
+}
+
+impl fmt::Display for PropagatorsWarning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PropagatorsWarning::Unknown(name) => {
+                write!(f, "{OTEL_PROPAGATORS}: unknown propagator {name:?} ignored")
+            }
+            PropagatorsWarning::Unsupported(name) => write!(
+                f,
+                "{OTEL_PROPAGATORS}: propagator {name:?} is not supported by otel-propagation and is ignored"
+            ),
+            PropagatorsWarning::NoneWithOthers(value) => write!(
+                f,
+                "{OTEL_PROPAGATORS}={value:?}: \"none\" is listed with other propagators; nothing is propagated"
+            ),
+        }
+    }
+}
+
+impl Propagators {
+    /// Parses an `OTEL_PROPAGATORS` value: a comma-separated list of `tracecontext`, `baggage`, `b3`,
+    /// `b3multi` and `none`.
+    ///
+    /// Names are trimmed and case-insensitive; a repeated name counts once; an empty value means the
+    /// default, `tracecontext,baggage`; `none` anywhere means no propagation; unknown names are
+    /// skipped and reported.
+    ///
+    /// ```
+    /// use otel_propagation::{PropagatorKind, Propagators, PropagatorsWarning};
+    ///
+    /// let (propagators, warnings) = Propagators::parse("b3multi,jaeger, TraceContext ,b3multi,foo");
+    /// assert_eq!(propagators.kinds(), [PropagatorKind::B3Multi, PropagatorKind::TraceContext]);
+    /// assert_eq!(warnings, [
+    ///     PropagatorsWarning::Unsupported("jaeger".into()),
+    ///     PropagatorsWarning::Unknown("foo".into()),
+    /// ]);
+    /// assert_eq!(Propagators::parse("").0, Propagators::default());
+    /// assert!(Propagators::parse("none").0.is_none());
+    /// ```
+    pub fn parse(value: &str) -> (Propagators, Vec<PropagatorsWarning>) {
+        let mut warnings = Vec::new();
+        let names: Vec<&str> = value
+            .split(',')
+            .map(str::trim)
+            .filter(|name| !name.is_empty())
+            .collect();
+        if names.is_empty() {
+            return (Propagators::default(), warnings);
+        }
+        if names.iter().any(|name| name.eq_ignore_ascii_case("none")) {
+            if names.len() > 1 {
+                warnings.push(PropagatorsWarning::NoneWithOthers(value.to_owned()));
+            }
+            return (Propagators::none(), warnings);
+        }
+        let mut builder = Propagators::builder();
+        for name in names {
+            match PropagatorKind::from_name(name) {
+                Some(kind) => builder = builder.with(kind),
+                None if ["jaeger", "xray", "ottrace"]
+                    .iter()
+                    .any(|known| known.eq_ignore_ascii_case(name)) =>
+                {
+                    warnings.push(PropagatorsWarning::Unsupported(name.to_owned()))
+                }
+                None => warnings.push(PropagatorsWarning::Unknown(name.to_owned())),
+            }
+        }
+        (builder.build(), warnings)
+    }
+
+    /// The propagators `OTEL_PROPAGATORS` names, or the default when it is unset or empty.
+    ///
+    /// Each ignored name is logged once as a `tracing` warning (target `otel_propagation`).
+    pub fn from_env() -> Propagators {
+        let value = std::env::var(OTEL_PROPAGATORS).unwrap_or_default();
+        let (propagators, warnings) = Propagators::parse(&value);
+        for warning in warnings {
+            tracing::warn!(target: "otel_propagation", "{warning}");
+        }
+        propagators
+    }
+
+    /// Installs this set as the global text map propagator, the one instrumentation uses by default.
+    pub fn install_global(self) {
+        opentelemetry::global::set_text_map_propagator(self);
+    }
+}
+
+/// Reads `OTEL_PROPAGATORS` and installs what it names as the global propagator, in one call.
+///
+/// ```
+/// let installed = otel_propagation::install_global_from_env();
+/// // With OTEL_PROPAGATORS unset: tracecontext,baggage.
+/// # if std::env::var_os("OTEL_PROPAGATORS").is_none() {
+/// assert_eq!(installed, otel_propagation::Propagators::default());
+/// # }
+/// ```
+pub fn install_global_from_env() -> Propagators {
+    let propagators = Propagators::from_env();
+    propagators.clone().install_global();
+    propagators
+}

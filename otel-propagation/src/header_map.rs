@@ -1,0 +1,110 @@
+//! Carriers over `http::HeaderMap`, for HTTP requests and responses and gRPC metadata.
+
+use http::header::{HeaderMap, HeaderName, HeaderValue};
+use opentelemetry::propagation::{Extractor, Injector};
+
+/// Reads propagation headers from a [`HeaderMap`].
+///
+/// Unlike `opentelemetry_http::HeaderExtractor`, [`Extractor::get_all`] returns every value of a
+/// repeated header, in order, so a propagator can combine them (`tracestate`, `baggage`) or reject
+/// them (`traceparent`). A value that is not UTF-8 is returned by `get_all` as `"\u{FFFD}"`, which no
+/// propagator accepts, so that it still counts; `get` returns `None` for it.
+///
+/// ```
+/// use http::HeaderMap;
+/// use opentelemetry::propagation::TextMapPropagator;
+/// use opentelemetry::trace::TraceContextExt;
+/// use otel_propagation::{HeaderExtractor, TraceContextPropagator};
+///
+/// let mut headers = HeaderMap::new();
+/// headers.append("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".parse().unwrap());
+/// let cx = TraceContextPropagator::new().extract(&HeaderExtractor(&headers));
+/// assert!(cx.span().span_context().is_valid());
+///
+/// headers.append("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".parse().unwrap());
+/// let cx = TraceContextPropagator::new().extract(&HeaderExtractor(&headers));
+/// assert!(!cx.span().span_context().is_valid(), "a repeated traceparent is invalid");
+/// ```
+#[derive(Clone, Copy, Debug)]
+pub struct HeaderExtractor<'a>(pub &'a HeaderMap);
+
+/// Stands in for a value that is not UTF-8.
+const NOT_UTF8: &str = "\u{FFFD}";
+
+impl Extractor for HeaderExtractor<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0
+            .get(key)
+            .and_then(|value| std::str::from_utf8(value.as_bytes()).ok())
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        self.0.keys().map(HeaderName::as_str).collect()
+    }
+
+    fn get_all(&self, key: &str) -> Option<Vec<&str>> {
+        let mut values = self.0.get_all(key).iter().peekable();
+        values.peek()?;
+        Some(
+            values
+                .map(|value| std::str::from_utf8(value.as_bytes()).unwrap_or(NOT_UTF8))
+                .collect(),
+        )
+    }
+}
+
+/// Writes propagation headers into a [`HeaderMap`], replacing any value already there.
+///
+/// The names our propagators use are built without parsing; a name or value that is not a valid
+/// HTTP header is skipped.
+///
+/// ```
+/// use http::HeaderMap;
+/// use opentelemetry::propagation::TextMapPropagator;
+/// use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState};
+/// use opentelemetry::Context;
+/// use otel_propagation::{HeaderInjector, TraceContextPropagator};
+///
+/// let span_context = SpanContext::new(
+///     TraceId::from(0x4bf92f3577b34da6a3ce929d0e0e4736),
+///     SpanId::from(0x00f067aa0ba902b7),
+///     TraceFlags::SAMPLED,
+///     false,
+///     TraceState::NONE,
+/// );
+/// let cx = Context::new().with_remote_span_context(span_context);
+/// let mut headers = HeaderMap::new();
+/// TraceContextPropagator::new().inject_context(&cx, &mut HeaderInjector(&mut headers));
+/// assert_eq!(headers["traceparent"], "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
+/// ```
+#[derive(Debug)]
+pub struct HeaderInjector<'a>(pub &'a mut HeaderMap);
+
+/// The names our propagators write, without parsing them each time.
+fn header_name(key: &str) -> Option<HeaderName> {
+    use crate::{b3, baggage, trace_context};
+    Some(match key {
+        trace_context::TRACEPARENT => HeaderName::from_static(trace_context::TRACEPARENT),
+        trace_context::TRACESTATE => HeaderName::from_static(trace_context::TRACESTATE),
+        baggage::BAGGAGE => HeaderName::from_static(baggage::BAGGAGE),
+        b3::B3 => HeaderName::from_static(b3::B3),
+        b3::X_B3_TRACE_ID => HeaderName::from_static(b3::X_B3_TRACE_ID),
+        b3::X_B3_SPAN_ID => HeaderName::from_static(b3::X_B3_SPAN_ID),
+        b3::X_B3_SAMPLED => HeaderName::from_static(b3::X_B3_SAMPLED),
+        b3::X_B3_FLAGS => HeaderName::from_static(b3::X_B3_FLAGS),
+        _ => return HeaderName::from_bytes(key.as_bytes()).ok(),
+    })
+}
+
+impl Injector for HeaderInjector<'_> {
+    fn set(&mut self, key: &str, value: String) {
+        let (Some(name), Ok(value)) = (header_name(key), HeaderValue::try_from(value)) else {
+            return;
+        };
+        self.0.insert(name, value);
+    }
+
+    fn reserve(&mut self, additional: usize) {
+        self.0.reserve(additional);
+    }
+}
