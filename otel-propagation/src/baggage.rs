@@ -103,14 +103,15 @@ fn is_properties(s: &str) -> bool {
 /// A member split into key, raw (still encoded) value and raw properties.
 fn parse_member(member: &str) -> Option<(&str, &str, &str)> {
     let (pair, properties) = match member.split_once(';') {
-        Some((pair, properties)) => (pair, trim_ows(properties)),
+        // A `;` promises a property.
+        Some((pair, properties)) if is_properties(properties) => (pair, trim_ows(properties)),
+        Some(_) => return None,
         None => (member, ""),
     };
     // The first `=` separates key and value; the value may hold more.
     let (key, value) = pair.split_once('=')?;
     let (key, value) = (trim_ows(key), trim_ows(value));
-    if !is_token(key) || !is_value(value) || (!properties.is_empty() && !is_properties(properties))
-    {
+    if !is_token(key) || !is_value(value) {
         return None;
     }
     Some((key, value, properties))

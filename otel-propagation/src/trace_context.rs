@@ -158,3 +158,254 @@ impl TextMapPropagator for TraceContextPropagator {
         FieldIter::new(self.field_names())
     }
 }
+
+#[cfg(all(test, feature = "http"))]
+mod tests {
+    use super::*;
+    use http::HeaderMap;
+
+    use crate::HeaderExtractor;
+
+    const TRACE_ID: &str = "12345678901234567890123456789012";
+    const PARENT_ID: &str = "1234567890123456";
+
+    fn extract(headers: &[(&str, &str)]) -> Option<SpanContext> {
+        let mut map = HeaderMap::new();
+        for (name, value) in headers {
+            map.append(
+                http::HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                value.parse().unwrap(),
+            );
+        }
+        TraceContextPropagator::new().extract_span_context(&HeaderExtractor(&map))
+    }
+
+    fn parent(value: &str) -> Option<SpanContext> {
+        extract(&[("traceparent", value)])
+    }
+
+    fn valid(version: &str, flags: &str) -> String {
+        format!("{version}-{TRACE_ID}-{PARENT_ID}-{flags}")
+    }
+
+    #[test]
+    fn accepts_a_valid_header() {
+        let sc = parent(&valid("00", "01")).unwrap();
+        assert_eq!(sc.trace_id().to_string(), TRACE_ID);
+        assert_eq!(sc.span_id().to_string(), PARENT_ID);
+        assert!(sc.is_sampled() && sc.is_remote());
+        assert_eq!(sc.trace_state(), &TraceState::NONE);
+    }
+
+    #[test]
+    fn header_name_is_case_insensitive_and_exact() {
+        for name in ["TraceParent", "TRACEPARENT", "TrAcEpArEnT"] {
+            assert!(extract(&[(name, &valid("00", "01"))]).is_some(), "{name}");
+        }
+        for name in ["trace-parent", "trace.parent"] {
+            assert!(extract(&[(name, &valid("00", "01"))]).is_none(), "{name}");
+        }
+    }
+
+    #[test]
+    fn version_00_has_no_trailing_data() {
+        assert!(parent(&format!("{}.", valid("00", "01"))).is_none());
+        assert!(
+            parent(&format!(
+                "{}-what-the-future-will-be-like",
+                valid("00", "01")
+            ))
+            .is_none()
+        );
+    }
+
+    #[test]
+    fn later_versions_are_read_by_their_first_fields() {
+        assert!(parent(&valid("cc", "01")).is_some());
+        let sc = parent(&format!(
+            "{}-what-the-future-will-be-like",
+            valid("cc", "01")
+        ))
+        .unwrap();
+        assert_eq!(sc.trace_id().to_string(), TRACE_ID);
+        assert!(
+            parent(&format!(
+                "{}.what-the-future-will-be-like",
+                valid("cc", "01")
+            ))
+            .is_none()
+        );
+        assert!(
+            parent(&valid("ff", "01")).is_none(),
+            "version ff is invalid"
+        );
+    }
+
+    #[test]
+    fn version_field_must_be_two_lowercase_hex_digits() {
+        for version in [".0", "0.", "000", "0000", "0", "0A", "GG", "+0"] {
+            assert!(parent(&valid(version, "01")).is_none(), "{version}");
+        }
+    }
+
+    #[test]
+    fn trace_id_rules() {
+        let cases = [
+            "00000000000000000000000000000000".to_string(),
+            format!(".{}", &TRACE_ID[1..]),
+            format!("{}.", &TRACE_ID[..31]),
+            format!("{TRACE_ID}3"),
+            TRACE_ID[..31].to_string(),
+            TRACE_ID.replace('1', "A"),
+        ];
+        for trace_id in cases {
+            assert!(
+                parent(&format!("00-{trace_id}-{PARENT_ID}-01")).is_none(),
+                "{trace_id}"
+            );
+        }
+    }
+
+    #[test]
+    fn parent_id_rules() {
+        let cases = [
+            "0000000000000000".to_string(),
+            format!(".{}", &PARENT_ID[1..]),
+            format!("{}.", &PARENT_ID[..15]),
+            format!("{PARENT_ID}7"),
+            PARENT_ID[..15].to_string(),
+            "ABCDEF0123456789".to_string(),
+        ];
+        for parent_id in cases {
+            assert!(
+                parent(&format!("00-{TRACE_ID}-{parent_id}-01")).is_none(),
+                "{parent_id}"
+            );
+        }
+    }
+
+    #[test]
+    fn flags_rules() {
+        for flags in [".0", "0.", "001", "1", "0A", "x1"] {
+            assert!(parent(&valid("00", flags)).is_none(), "{flags}");
+        }
+    }
+
+    #[test]
+    fn random_flag_is_kept_and_reserved_bits_are_dropped() {
+        assert_eq!(
+            parent(&valid("00", "02")).unwrap().trace_flags().to_u8(),
+            0x02
+        );
+        assert_eq!(
+            parent(&valid("00", "03")).unwrap().trace_flags().to_u8(),
+            0x03
+        );
+        let sc = parent(&valid("00", "ff")).unwrap();
+        assert_eq!(
+            sc.trace_flags().to_u8(),
+            0x03,
+            "reserved bits are ignored, not an error"
+        );
+        assert_eq!(format_traceparent(&sc), valid("00", "03"));
+    }
+
+    #[test]
+    fn surrounding_whitespace_is_ignored() {
+        for padded in [
+            format!(" {}", valid("00", "01")),
+            format!("{} ", valid("00", "01")),
+            format!("\t{}\t", valid("00", "01")),
+        ] {
+            assert!(parent(&padded).is_some(), "{padded:?}");
+        }
+        assert!(parent(&format!("00- {TRACE_ID}-{PARENT_ID}-01")).is_none());
+    }
+
+    #[test]
+    fn repeated_traceparent_is_invalid() {
+        let first = format!("00-{TRACE_ID}-1234567890123456-01");
+        let second = format!("00-{TRACE_ID}-1234567890123457-01");
+        assert!(extract(&[("traceparent", &first), ("traceparent", &second)]).is_none());
+        assert!(extract(&[("traceparent", &first), ("traceparent", &first)]).is_none());
+    }
+
+    #[test]
+    fn tracestate_needs_a_traceparent() {
+        assert!(extract(&[("tracestate", "foo=1")]).is_none());
+    }
+
+    #[test]
+    fn tracestate_is_combined_in_order() {
+        let sc = extract(&[
+            ("traceparent", &valid("00", "01")),
+            ("tracestate", "foo=1,bar=2"),
+            ("tracestate", "rojo=1,congo=2"),
+            ("tracestate", "baz=3"),
+        ])
+        .unwrap();
+        assert_eq!(
+            sc.trace_state().header(),
+            "foo=1,bar=2,rojo=1,congo=2,baz=3"
+        );
+    }
+
+    #[test]
+    fn invalid_tracestate_keeps_the_traceparent() {
+        for ts in ["foo=1,FOO=2", "@foo=1,bar=2", "foo=,bar=3", "foo=bar=baz"] {
+            let sc = extract(&[("traceparent", &valid("00", "01")), ("tracestate", ts)]).unwrap();
+            assert_eq!(sc.trace_state(), &TraceState::NONE, "{ts}");
+        }
+    }
+
+    #[test]
+    fn every_allowed_value_character_survives() {
+        let value: String = (0x20u8..=0x7e)
+            .filter(|&b| b != b',' && b != b'=')
+            .map(char::from)
+            .collect();
+        let key = "abcdefghijklmnopqrstuvwxyz0123456789_-*/";
+        let ts = format!("{key}={value}");
+        let sc = extract(&[("traceparent", &valid("00", "01")), ("tracestate", &ts)]).unwrap();
+        assert_eq!(sc.trace_state().get(key), Some(value.as_str()));
+        assert!(
+            value.starts_with(' '),
+            "the leading space is part of the value"
+        );
+    }
+
+    #[test]
+    fn injects_version_00_and_tracestate() {
+        let sc = extract(&[
+            ("traceparent", &format!("{}-future", valid("cc", "03"))),
+            ("tracestate", "rojo=00f067aa0ba902b7, congo=t61rcWkgMzE"),
+        ])
+        .unwrap();
+        let cx = Context::new().with_remote_span_context(sc);
+        let mut out = std::collections::HashMap::new();
+        TraceContextPropagator::new().inject_context(&cx, &mut out);
+        assert_eq!(
+            out["traceparent"],
+            valid("00", "03"),
+            "downgraded to the version we know"
+        );
+        assert_eq!(out["tracestate"], "rojo=00f067aa0ba902b7,congo=t61rcWkgMzE");
+    }
+
+    #[test]
+    fn injects_nothing_without_a_valid_span() {
+        let mut out = std::collections::HashMap::new();
+        TraceContextPropagator::new().inject_context(&Context::new(), &mut out);
+        assert!(out.is_empty());
+    }
+
+    #[test]
+    fn extract_keeps_the_context_when_invalid() {
+        let valid_sc = parent(&valid("00", "01")).unwrap();
+        let cx = Context::new().with_remote_span_context(valid_sc.clone());
+        let mut map = HeaderMap::new();
+        map.insert("traceparent", "garbage".parse().unwrap());
+        let out = TraceContextPropagator::new().extract_with_context(&cx, &HeaderExtractor(&map));
+        assert_eq!(out.span().span_context(), &valid_sc);
+    }
+}
