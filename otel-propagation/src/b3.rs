@@ -8,7 +8,9 @@ use opentelemetry::propagation::{
 };
 use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState};
 
+use crate::carrier::{ExtractorSource, Field, InjectorSink, Sink, Source};
 use crate::hex;
+use crate::tracestate::trim_ows_bytes;
 
 /// The single header.
 pub const B3: &str = "b3";
@@ -121,17 +123,13 @@ struct Extracted {
 }
 
 fn parse_trace_id(s: &[u8]) -> Option<TraceId> {
-    if s.len() != 32 && s.len() != 16 {
-        return None;
-    }
     // A 16-digit id parses to the same u128 as its zero-padded 32-digit form.
-    hex::parse_u128(s).filter(|&id| id != 0).map(TraceId::from)
+    hex::parse_u128_or_u64(s)
+        .filter(|&id| id != 0)
+        .map(TraceId::from)
 }
 
 fn parse_span_id(s: &[u8]) -> Option<SpanId> {
-    if s.len() != 16 {
-        return None;
-    }
     hex::parse_u64(s).filter(|&id| id != 0).map(SpanId::from)
 }
 
@@ -145,27 +143,32 @@ fn parse_single_sampling(s: &[u8]) -> Option<Sampling> {
 }
 
 /// Parses `{TraceId}-{SpanId}[-{SamplingState}[-{ParentSpanId}]]` or a lone sampling state.
-fn parse_single(value: &str) -> Option<Extracted> {
-    let v = value.trim_matches([' ', '\t']).as_bytes();
+fn parse_single(value: &[u8]) -> Option<Extracted> {
+    let v = trim_ows_bytes(value);
     if v.len() == 1 {
         return Some(Extracted {
             ids: None,
             sampling: Some(parse_single_sampling(v)?),
         });
     }
-    let mut fields = v.split(|&b| b == b'-');
-    let trace_id = parse_trace_id(fields.next()?)?;
-    let span_id = parse_span_id(fields.next()?)?;
-    let sampling = match fields.next() {
-        None => None,
-        Some(state) => Some(parse_single_sampling(state)?),
+    // The trace id is 32 or 16 digits; each later field starts with a dash.
+    let trace_len = if v.get(32) == Some(&b'-') { 32 } else { 16 };
+    let trace_id = parse_trace_id(v.get(..trace_len)?)?;
+    let rest = v.get(trace_len..)?.strip_prefix(b"-")?;
+    let span_id = parse_span_id(rest.get(..16)?)?;
+    let rest = &rest[16..];
+    let (sampling, rest) = match rest {
+        [] => (None, rest),
+        [b'-', state, rest @ ..] => (Some(parse_single_sampling(&[*state])?), rest),
+        _ => return None,
     };
-    if let Some(parent) = fields.next() {
+    match rest {
+        [] => {}
         // Validated, then dropped: OpenTelemetry never reuses it.
-        parse_span_id(parent)?;
-    }
-    if fields.next().is_some() {
-        return None;
+        [b'-', parent @ ..] => {
+            parse_span_id(parent)?;
+        }
+        _ => return None,
     }
     Some(Extracted {
         ids: Some((trace_id, span_id)),
@@ -174,30 +177,29 @@ fn parse_single(value: &str) -> Option<Extracted> {
 }
 
 /// Reads the `X-B3-*` headers; the first value of each wins.
-fn parse_multi(extractor: &dyn Extractor) -> Option<Extracted> {
-    let get = |key| extractor.get(key).map(|v| v.trim_matches([' ', '\t']));
-    let mut sampling = match get(X_B3_SAMPLED) {
-        None | Some("") => None,
-        Some(s) if s == "1" || s.eq_ignore_ascii_case("true") => Some(Sampling::Accept),
-        Some(s) if s == "0" || s.eq_ignore_ascii_case("false") => Some(Sampling::Deny),
+fn parse_multi(source: &impl Source) -> Option<Extracted> {
+    let get = |field| source.first(field).map(trim_ows_bytes);
+    let mut sampling = match get(Field::B3Sampled) {
+        None | Some(b"") => None,
+        Some(s) if s == b"1" || s.eq_ignore_ascii_case(b"true") => Some(Sampling::Accept),
+        Some(s) if s == b"0" || s.eq_ignore_ascii_case(b"false") => Some(Sampling::Deny),
         Some(_) => return None,
     };
     // Only exactly "1" means debug; no implementation treats the flags as a bit field.
-    if get(X_B3_FLAGS) == Some("1") {
+    if get(Field::B3Flags) == Some(b"1") {
         sampling = Some(Sampling::Debug);
     }
-    let ids = match (get(X_B3_TRACE_ID), get(X_B3_SPAN_ID)) {
-        (Some(trace_id), Some(span_id)) => Some((
-            parse_trace_id(trace_id.as_bytes())?,
-            parse_span_id(span_id.as_bytes())?,
-        )),
+    let ids = match (get(Field::B3TraceId), get(Field::B3SpanId)) {
+        (Some(trace_id), Some(span_id)) => {
+            Some((parse_trace_id(trace_id)?, parse_span_id(span_id)?))
+        }
         (None, None) => None,
         _ => return None,
     };
-    match get(X_B3_PARENT_SPAN_ID) {
+    match get(Field::B3ParentSpanId) {
         Some(_) if ids.is_none() => return None,
         Some(parent) => {
-            parse_span_id(parent.as_bytes())?;
+            parse_span_id(parent)?;
         }
         None => {}
     }
@@ -207,84 +209,21 @@ fn parse_multi(extractor: &dyn Extractor) -> Option<Extracted> {
     Some(Extracted { ids, sampling })
 }
 
-impl B3Propagator {
-    fn extract_b3(&self, extractor: &dyn Extractor) -> Option<Extracted> {
-        let single = extractor.get(B3).and_then(parse_single);
-        if let Some(found @ Extracted { ids: Some(_), .. }) = single {
-            return Some(found);
-        }
-        // The single header was absent, invalid or sampling-only: the multi headers may say more.
-        match parse_multi(extractor) {
-            Some(multi) if multi.ids.is_some() || single.is_none() => Some(multi),
-            _ => single,
-        }
+fn extract_b3(source: &impl Source) -> Option<Extracted> {
+    let single = source.first(Field::B3).and_then(parse_single);
+    if let Some(found @ Extracted { ids: Some(_), .. }) = single {
+        return Some(found);
+    }
+    // The single header was absent, invalid or sampling-only: the multi headers may say more.
+    match parse_multi(source) {
+        Some(multi) if multi.ids.is_some() || single.is_none() => Some(multi),
+        _ => single,
     }
 }
 
-impl TextMapPropagator for B3Propagator {
-    fn inject_context(&self, cx: &Context, injector: &mut dyn Injector) {
-        let span = cx.span();
-        let span_context = span.span_context();
-        let state = cx.get::<B3State>();
-        if !span_context.is_valid() {
-            // Pass on a sampling-only header that nothing has replaced.
-            if let Some(B3State {
-                trace_id: TraceId::INVALID,
-                sampling: Some(sampling),
-            }) = state
-            {
-                match self.encoding {
-                    B3Encoding::Single => injector.set(B3, single_sampling(*sampling).to_owned()),
-                    B3Encoding::Multi => match sampling {
-                        Sampling::Debug => injector.set(X_B3_FLAGS, "1".to_owned()),
-                        _ => injector.set(X_B3_SAMPLED, single_sampling(*sampling).to_owned()),
-                    },
-                }
-            }
-            return;
-        }
-        let received = state
-            .filter(|s| s.trace_id == span_context.trace_id())
-            .map(|s| s.sampling);
-        let sampling = match received {
-            Some(Some(Sampling::Debug)) => Some(Sampling::Debug),
-            // Still deferred unless a local sampler has decided to record the trace.
-            Some(None) if !span_context.is_sampled() => None,
-            _ if span_context.is_sampled() => Some(Sampling::Accept),
-            _ => Some(Sampling::Deny),
-        };
-        let mut trace_id = [0u8; 32];
-        hex::encode(&span_context.trace_id().to_bytes(), &mut trace_id);
-        let mut span_id = [0u8; 16];
-        hex::encode(&span_context.span_id().to_bytes(), &mut span_id);
-        match self.encoding {
-            B3Encoding::Single => {
-                // 32 + 1 + 16 + 2
-                let mut value = Vec::with_capacity(51);
-                value.extend_from_slice(&trace_id);
-                value.push(b'-');
-                value.extend_from_slice(&span_id);
-                if let Some(sampling) = sampling {
-                    value.push(b'-');
-                    value.extend_from_slice(single_sampling(sampling).as_bytes());
-                }
-                injector.set(B3, ascii_string(value));
-            }
-            B3Encoding::Multi => {
-                injector.set(X_B3_TRACE_ID, ascii_string(trace_id.to_vec()));
-                injector.set(X_B3_SPAN_ID, ascii_string(span_id.to_vec()));
-                match sampling {
-                    // Debug implies accept: X-B3-Sampled is not sent with it.
-                    Some(Sampling::Debug) => injector.set(X_B3_FLAGS, "1".to_owned()),
-                    Some(s) => injector.set(X_B3_SAMPLED, single_sampling(s).to_owned()),
-                    None => {}
-                }
-            }
-        }
-    }
-
-    fn extract_with_context(&self, cx: &Context, extractor: &dyn Extractor) -> Context {
-        let Some(extracted) = self.extract_b3(extractor) else {
+impl B3Propagator {
+    pub(crate) fn extract_from(&self, cx: &Context, source: &impl Source) -> Context {
+        let Some(extracted) = extract_b3(source) else {
             return cx.clone();
         };
         let Some((trace_id, span_id)) = extracted.ids else {
@@ -307,6 +246,81 @@ impl TextMapPropagator for B3Propagator {
             }),
             Some(_) => cx,
         }
+    }
+
+    pub(crate) fn inject_into(&self, cx: &Context, sink: &mut impl Sink) {
+        let span = cx.span();
+        let span_context = span.span_context();
+        let state = cx.get::<B3State>();
+        if !span_context.is_valid() {
+            // Pass on a sampling-only header that nothing has replaced.
+            if let Some(B3State {
+                trace_id: TraceId::INVALID,
+                sampling: Some(sampling),
+            }) = state
+            {
+                match (self.encoding, sampling) {
+                    (B3Encoding::Single, _) => {
+                        sink.set(Field::B3, single_sampling(*sampling).to_owned())
+                    }
+                    (B3Encoding::Multi, Sampling::Debug) => {
+                        sink.set(Field::B3Flags, "1".to_owned())
+                    }
+                    (B3Encoding::Multi, _) => {
+                        sink.set(Field::B3Sampled, single_sampling(*sampling).to_owned())
+                    }
+                }
+            }
+            return;
+        }
+        let received = state
+            .filter(|s| s.trace_id == span_context.trace_id())
+            .map(|s| s.sampling);
+        let sampling = match received {
+            Some(Some(Sampling::Debug)) => Some(Sampling::Debug),
+            // Still deferred unless a local sampler has decided to record the trace.
+            Some(None) if !span_context.is_sampled() => None,
+            _ if span_context.is_sampled() => Some(Sampling::Accept),
+            _ => Some(Sampling::Deny),
+        };
+        let mut trace_id = [0u8; 32];
+        hex::encode(&span_context.trace_id().to_bytes(), &mut trace_id);
+        let mut span_id = [0u8; 16];
+        hex::encode(&span_context.span_id().to_bytes(), &mut span_id);
+        match self.encoding {
+            B3Encoding::Single => {
+                // 32 + 1 + 16 + 2
+                let mut value = Vec::with_capacity(if sampling.is_some() { 51 } else { 49 });
+                value.extend_from_slice(&trace_id);
+                value.push(b'-');
+                value.extend_from_slice(&span_id);
+                if let Some(sampling) = sampling {
+                    value.push(b'-');
+                    value.extend_from_slice(single_sampling(sampling).as_bytes());
+                }
+                sink.set(Field::B3, ascii_string(value));
+            }
+            B3Encoding::Multi => {
+                sink.set(Field::B3TraceId, ascii_string(trace_id.to_vec()));
+                sink.set(Field::B3SpanId, ascii_string(span_id.to_vec()));
+                match sampling {
+                    // Debug implies accept: X-B3-Sampled is not sent with it.
+                    Some(Sampling::Debug) => sink.set(Field::B3Flags, "1".to_owned()),
+                    Some(s) => sink.set(Field::B3Sampled, single_sampling(s).to_owned()),
+                    None => {}
+                }
+            }
+        }
+    }
+}
+
+impl TextMapPropagator for B3Propagator {
+    fn inject_context(&self, cx: &Context, injector: &mut dyn Injector) {
+        self.inject_into(cx, &mut InjectorSink(injector));
+    }
+
+    fn extract_with_context(&self, cx: &Context, extractor: &dyn Extractor) -> Context {
+        self.extract_from(cx, &ExtractorSource(extractor))
     }
 
     fn fields(&self) -> FieldIter<'_> {

@@ -18,7 +18,8 @@ use opentelemetry::propagation::{
 };
 use opentelemetry::{Context, Key, StringValue};
 
-use crate::tracestate::trim_ows;
+use crate::carrier::{ExtractorSource, Field, InjectorSink, Sink, Source};
+use crate::tracestate::{trim_ows, trim_ows_bytes};
 
 /// The `baggage` header name.
 pub const BAGGAGE: &str = "baggage";
@@ -71,58 +72,136 @@ impl BaggagePropagator {
     }
 }
 
-/// RFC 7230 `tchar`.
-#[inline]
-fn is_tchar(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+/// Byte classes, one bit each, looked up once per byte.
+const TCHAR: u8 = 1;
+const OCTET: u8 = 2;
+const CLASS: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut b = 0x21;
+    while b < 0x7f {
+        // baggage-octet: printable ASCII but for `"`, `,`, `;` and `\`.
+        if !matches!(b, b'"' | b',' | b';' | b'\\') {
+            table[b as usize] |= OCTET;
+        }
+        // RFC 7230 tchar.
+        if b.is_ascii_alphanumeric()
+            || matches!(
+                b,
+                b'!' | b'#'
+                    | b'$'
+                    | b'%'
+                    | b'&'
+                    | b'\''
+                    | b'*'
+                    | b'+'
+                    | b'-'
+                    | b'.'
+                    | b'^'
+                    | b'_'
+                    | b'`'
+                    | b'|'
+                    | b'~'
+            )
+        {
+            table[b as usize] |= TCHAR;
+        }
+        b += 1;
+    }
+    table
+};
+
+#[inline(always)]
+fn is(b: u8, class: u8) -> bool {
+    CLASS[b as usize] & class != 0
 }
 
 /// Whether `s` is an RFC 7230 `token`, the grammar of baggage keys.
 pub fn is_token(s: &str) -> bool {
-    !s.is_empty() && s.bytes().all(is_tchar)
+    !s.is_empty() && s.bytes().all(|b| is(b, TCHAR))
 }
 
-/// `baggage-octet`: printable ASCII but for `"`, `,`, `;` and `\`.
-#[inline]
-fn is_baggage_octet(b: u8) -> bool {
-    matches!(b, 0x21 | 0x23..=0x2b | 0x2d..=0x3a | 0x3c..=0x5b | 0x5d..=0x7e)
-}
-
-fn is_value(s: &str) -> bool {
-    s.bytes().all(is_baggage_octet)
+fn skip_ows(b: &[u8], mut i: usize) -> usize {
+    while i < b.len() && matches!(b[i], b' ' | b'\t') {
+        i += 1;
+    }
+    i
 }
 
 /// Validates `property *( OWS ";" OWS property )`, the text after a member's first `;`.
-fn is_properties(s: &str) -> bool {
-    s.split(';').all(|property| match property.split_once('=') {
-        Some((key, value)) => is_token(trim_ows(key)) && is_value(trim_ows(value)),
-        None => is_token(trim_ows(property)),
+fn is_properties(b: &[u8]) -> bool {
+    b.split(|&c| c == b';').all(|property| {
+        let property = trim_ows_bytes(property);
+        let key_end = property
+            .iter()
+            .position(|&c| !is(c, TCHAR))
+            .unwrap_or(property.len());
+        if key_end == 0 {
+            return false;
+        }
+        let rest = trim_ows_bytes(&property[key_end..]);
+        match rest.split_first() {
+            None => true,
+            Some((b'=', value)) => trim_ows_bytes(value).iter().all(|&c| is(c, OCTET)),
+            Some(_) => false,
+        }
     })
 }
 
-/// A member split into key, raw (still encoded) value and raw properties.
-fn parse_member(member: &str) -> Option<(&str, &str, &str)> {
-    let (pair, properties) = match member.split_once(';') {
-        // A `;` promises a property.
-        Some((pair, properties)) if is_properties(properties) => (pair, trim_ows(properties)),
-        Some(_) => return None,
-        None => (member, ""),
-    };
+/// One list-member, split and checked.
+struct Member<'a> {
+    key: &'a [u8],
+    value: &'a [u8],
+    properties: &'a [u8],
+    encoded: bool,
+}
+
+/// Parses one list-member, already cut at its commas and trimmed.
+fn parse_member(m: &[u8]) -> Option<Member<'_>> {
+    let mut i = 0;
+    while i < m.len() && is(m[i], TCHAR) {
+        i += 1;
+    }
+    let key = &m[..i];
+    i = skip_ows(m, i);
     // The first `=` separates key and value; the value may hold more.
-    let (key, value) = pair.split_once('=')?;
-    let (key, value) = (trim_ows(key), trim_ows(value));
-    if !is_token(key) || !is_value(value) {
+    if key.is_empty() || m.get(i) != Some(&b'=') {
         return None;
     }
-    Some((key, value, properties))
+    let value_start = skip_ows(m, i + 1);
+    let mut i = value_start;
+    let mut encoded = false;
+    while i < m.len() && is(m[i], OCTET) {
+        encoded |= m[i] == b'%';
+        i += 1;
+    }
+    let value = &m[value_start..i];
+    let properties = match m[skip_ows(m, i)..].split_first() {
+        None => &[][..],
+        // A `;` promises a property.
+        Some((b';', properties)) if is_properties(properties) => trim_ows_bytes(properties),
+        Some(_) => return None,
+    };
+    Some(Member {
+        key,
+        value,
+        properties,
+        encoded,
+    })
 }
 
 /// Percent-decodes `value`; invalid UTF-8 becomes U+FFFD and a `%` that starts no escape is kept.
 pub fn percent_decode(value: &str) -> Cow<'_, str> {
-    if !value.contains('%') {
-        return Cow::Borrowed(value);
+    match decode(value.as_bytes(), value.contains('%')) {
+        Some(decoded) => Cow::Owned(decoded),
+        None => Cow::Borrowed(value),
     }
-    let bytes = value.as_bytes();
+}
+
+/// The decoded value, or `None` when `encoded` is false and it reads as it is.
+fn decode(bytes: &[u8], encoded: bool) -> Option<String> {
+    if !encoded {
+        return None;
+    }
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
@@ -141,37 +220,48 @@ pub fn percent_decode(value: &str) -> Cow<'_, str> {
         out.push(bytes[i]);
         i += 1;
     }
-    match String::from_utf8(out) {
-        Ok(s) => Cow::Owned(s),
-        Err(e) => Cow::Owned(String::from_utf8_lossy(e.as_bytes()).into_owned()),
-    }
+    Some(match String::from_utf8(out) {
+        Ok(s) => s,
+        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+    })
 }
 
 /// Percent-encodes `value` onto `out`: every octet outside `baggage-octet`, and `%`.
 pub fn percent_encode_into(value: &str, out: &mut String) {
     const UPPER_HEX: &[u8; 16] = b"0123456789ABCDEF";
-    for &b in value.as_bytes() {
-        if is_baggage_octet(b) && b != b'%' {
-            out.push(b as char);
-        } else {
+    let bytes = value.as_bytes();
+    let mut clean_from = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        if !is(b, OCTET) || b == b'%' {
+            out.push_str(value.get(clean_from..i).unwrap_or_default());
             out.push('%');
             out.push(UPPER_HEX[(b >> 4) as usize] as char);
             out.push(UPPER_HEX[(b & 0x0f) as usize] as char);
+            clean_from = i + 1;
         }
     }
+    // Clean runs are ASCII and copied whole. A cut inside a multi-byte character only ever
+    // delimits an empty run (every byte of such a character is encoded), where `get` gives "".
+    out.push_str(value.get(clean_from..).unwrap_or_default());
 }
 
 /// Parses the `baggage` header field values, in order, as one list.
-pub(crate) fn parse<'a>(values: impl IntoIterator<Item = &'a str>) -> Baggage {
+pub(crate) fn parse<'a>(values: impl IntoIterator<Item = &'a [u8]>) -> Baggage {
     let mut baggage = Baggage::new();
     let (mut members, mut bytes) = (0usize, 0usize);
     'values: for value in values {
-        for member in value.split(',') {
-            let member = trim_ows(member);
+        for member in value.split(|&b| b == b',') {
+            let member = trim_ows_bytes(member);
             if member.is_empty() {
                 continue;
             }
-            let Some((key, value, properties)) = parse_member(member) else {
+            let Some(Member {
+                key,
+                value,
+                properties,
+                encoded,
+            }) = parse_member(member)
+            else {
                 continue;
             };
             // Counted as it would be sent: the member and a separating comma.
@@ -179,12 +269,17 @@ pub(crate) fn parse<'a>(values: impl IntoIterator<Item = &'a str>) -> Baggage {
             if bytes + size > MAX_BYTES {
                 continue;
             }
+            // All three are ASCII, checked by the grammar.
+            let (Ok(key), Ok(raw), Ok(properties)) = (
+                std::str::from_utf8(key),
+                std::str::from_utf8(value),
+                std::str::from_utf8(properties),
+            ) else {
+                continue;
+            };
             members += 1;
             bytes += size;
-            let value = match percent_decode(value) {
-                Cow::Borrowed(v) => v.to_owned(),
-                Cow::Owned(v) => v,
-            };
+            let value = decode(value, encoded).unwrap_or_else(|| raw.to_owned());
             baggage.insert_with_metadata(
                 Key::from(key.to_owned()),
                 StringValue::from(value),
@@ -198,13 +293,22 @@ pub(crate) fn parse<'a>(values: impl IntoIterator<Item = &'a str>) -> Baggage {
     baggage
 }
 
-impl TextMapPropagator for BaggagePropagator {
-    fn inject_context(&self, cx: &Context, injector: &mut dyn Injector) {
+impl BaggagePropagator {
+    pub(crate) fn extract_from(&self, cx: &Context, source: &impl Source) -> Context {
+        let baggage = parse(source.all(Field::Baggage));
+        if baggage.is_empty() {
+            cx.clone()
+        } else {
+            cx.with_baggage(baggage)
+        }
+    }
+
+    pub(crate) fn inject_into(&self, cx: &Context, sink: &mut impl Sink) {
         let baggage = cx.baggage();
         if baggage.is_empty() {
             return;
         }
-        let mut header = String::with_capacity(64 * baggage.len().min(8));
+        let mut header = String::with_capacity(32 * baggage.len().min(8));
         for (key, (value, metadata)) in baggage {
             if !is_token(key.as_str()) {
                 // Not expressible in this format.
@@ -218,7 +322,7 @@ impl TextMapPropagator for BaggagePropagator {
             header.push('=');
             percent_encode_into(value.as_str(), &mut header);
             let metadata = trim_ows(metadata.as_str());
-            if !metadata.is_empty() && is_properties(metadata) {
+            if !metadata.is_empty() && is_properties(metadata.as_bytes()) {
                 header.push(';');
                 header.push_str(metadata);
             }
@@ -228,22 +332,18 @@ impl TextMapPropagator for BaggagePropagator {
             }
         }
         if !header.is_empty() {
-            injector.set(BAGGAGE, header);
+            sink.set(Field::Baggage, header);
         }
+    }
+}
+
+impl TextMapPropagator for BaggagePropagator {
+    fn inject_context(&self, cx: &Context, injector: &mut dyn Injector) {
+        self.inject_into(cx, &mut InjectorSink(injector));
     }
 
     fn extract_with_context(&self, cx: &Context, extractor: &dyn Extractor) -> Context {
-        match extractor.get_all(BAGGAGE) {
-            Some(values) => {
-                let baggage = parse(values);
-                if baggage.is_empty() {
-                    cx.clone()
-                } else {
-                    cx.with_baggage(baggage)
-                }
-            }
-            None => cx.clone(),
-        }
+        self.extract_from(cx, &ExtractorSource(extractor))
     }
 
     fn fields(&self) -> FieldIter<'_> {

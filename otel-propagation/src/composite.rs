@@ -7,6 +7,7 @@ use opentelemetry::propagation::{
     Extractor, Injector, TextMapPropagator, text_map_propagator::FieldIter,
 };
 
+use crate::carrier::{ExtractorSource, InjectorSink, Sink, Source};
 use crate::{B3Propagator, BaggagePropagator, TraceContextPropagator};
 
 /// One propagator, by its `OTEL_PROPAGATORS` name.
@@ -171,46 +172,77 @@ impl PropagatorsBuilder {
     }
 }
 
-impl TextMapPropagator for Propagators {
-    fn inject_context(&self, cx: &Context, injector: &mut dyn Injector) {
-        for kind in &self.kinds {
-            match kind {
-                PropagatorKind::TraceContext => {
-                    TraceContextPropagator::new().inject_context(cx, injector)
-                }
-                PropagatorKind::Baggage => BaggagePropagator::new().inject_context(cx, injector),
-                PropagatorKind::B3 => B3Propagator::single().inject_context(cx, injector),
-                PropagatorKind::B3Multi => B3Propagator::multi().inject_context(cx, injector),
-            }
-        }
+impl Propagators {
+    /// Extracts from an `http::HeaderMap` directly: what [`TextMapPropagator::extract_with_context`]
+    /// does through [`crate::HeaderExtractor`], without collecting values into a `Vec` or checking
+    /// UTF-8 first. The `otel-http` and `otel-grpc` layers use this.
+    ///
+    /// ```
+    /// use opentelemetry::trace::TraceContextExt;
+    /// use opentelemetry::Context;
+    /// use otel_propagation::Propagators;
+    ///
+    /// let mut headers = http::HeaderMap::new();
+    /// headers.insert("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".parse().unwrap());
+    /// let cx = Propagators::default().extract_headers(&Context::new(), &headers);
+    /// assert!(cx.span().span_context().is_sampled());
+    /// ```
+    #[cfg(feature = "http")]
+    pub fn extract_headers(&self, cx: &Context, headers: &http::HeaderMap) -> Context {
+        self.extract_from(cx, headers)
     }
 
-    fn extract_with_context(&self, cx: &Context, extractor: &dyn Extractor) -> Context {
+    /// Injects into an `http::HeaderMap` directly, replacing what is there.
+    #[cfg(feature = "http")]
+    pub fn inject_headers(&self, cx: &Context, headers: &mut http::HeaderMap) {
+        self.inject_into(cx, headers);
+    }
+
+    fn extract_from(&self, cx: &Context, source: &impl Source) -> Context {
         let mut kinds = self.kinds.iter();
         let Some(first) = kinds.next() else {
             return cx.clone();
         };
-        let mut cx = extract_one(*first, cx, extractor);
+        let mut cx = extract_one(*first, cx, source);
         for kind in kinds {
-            cx = extract_one(*kind, &cx, extractor);
+            cx = extract_one(*kind, &cx, source);
         }
         cx
     }
 
-    fn fields(&self) -> FieldIter<'_> {
-        FieldIter::new(&self.fields)
+    fn inject_into(&self, cx: &Context, sink: &mut impl Sink) {
+        for kind in &self.kinds {
+            match kind {
+                PropagatorKind::TraceContext => TraceContextPropagator::new().inject_into(cx, sink),
+                PropagatorKind::Baggage => BaggagePropagator::new().inject_into(cx, sink),
+                PropagatorKind::B3 => B3Propagator::single().inject_into(cx, sink),
+                PropagatorKind::B3Multi => B3Propagator::multi().inject_into(cx, sink),
+            }
+        }
     }
 }
 
-fn extract_one(kind: PropagatorKind, cx: &Context, extractor: &dyn Extractor) -> Context {
+fn extract_one(kind: PropagatorKind, cx: &Context, source: &impl Source) -> Context {
     match kind {
-        PropagatorKind::TraceContext => {
-            TraceContextPropagator::new().extract_with_context(cx, extractor)
-        }
-        PropagatorKind::Baggage => BaggagePropagator::new().extract_with_context(cx, extractor),
+        PropagatorKind::TraceContext => TraceContextPropagator::new().extract_from(cx, source),
+        PropagatorKind::Baggage => BaggagePropagator::new().extract_from(cx, source),
         // Both B3 kinds read both encodings.
         PropagatorKind::B3 | PropagatorKind::B3Multi => {
-            B3Propagator::single().extract_with_context(cx, extractor)
+            B3Propagator::single().extract_from(cx, source)
         }
+    }
+}
+
+impl TextMapPropagator for Propagators {
+    fn inject_context(&self, cx: &Context, injector: &mut dyn Injector) {
+        self.inject_into(cx, &mut InjectorSink(injector));
+    }
+
+    fn extract_with_context(&self, cx: &Context, extractor: &dyn Extractor) -> Context {
+        self.extract_from(cx, &ExtractorSource(extractor))
+    }
+
+    fn fields(&self) -> FieldIter<'_> {
+        FieldIter::new(&self.fields)
     }
 }

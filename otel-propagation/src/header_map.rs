@@ -3,6 +3,8 @@
 use http::header::{HeaderMap, HeaderName, HeaderValue};
 use opentelemetry::propagation::{Extractor, Injector};
 
+use crate::carrier::Field;
+
 /// Reads propagation headers from a [`HeaderMap`].
 ///
 /// Unlike `opentelemetry_http::HeaderExtractor`, [`Extractor::get_all`] returns every value of a
@@ -31,11 +33,24 @@ pub struct HeaderExtractor<'a>(pub &'a HeaderMap);
 /// Stands in for a value that is not UTF-8.
 const NOT_UTF8: &str = "\u{FFFD}";
 
+fn as_str(value: &HeaderValue) -> &str {
+    std::str::from_utf8(value.as_bytes()).unwrap_or(NOT_UTF8)
+}
+
+impl HeaderExtractor<'_> {
+    fn values(&self, key: &str) -> http::header::GetAll<'_, HeaderValue> {
+        // A known name is hashed as it is; any other is parsed (and lowercased) first.
+        match Field::from_str(key) {
+            Some(field) => self.0.get_all(field.header_name()),
+            None => self.0.get_all(key),
+        }
+    }
+}
+
 impl Extractor for HeaderExtractor<'_> {
     fn get(&self, key: &str) -> Option<&str> {
-        self.0
-            .get(key)
-            .and_then(|value| std::str::from_utf8(value.as_bytes()).ok())
+        let value = self.values(key).iter().next()?;
+        std::str::from_utf8(value.as_bytes()).ok()
     }
 
     fn keys(&self) -> Vec<&str> {
@@ -43,13 +58,12 @@ impl Extractor for HeaderExtractor<'_> {
     }
 
     fn get_all(&self, key: &str) -> Option<Vec<&str>> {
-        let mut values = self.0.get_all(key).iter().peekable();
-        values.peek()?;
-        Some(
-            values
-                .map(|value| std::str::from_utf8(value.as_bytes()).unwrap_or(NOT_UTF8))
-                .collect(),
-        )
+        let mut values = self.values(key).iter();
+        // Most headers come once: one exact allocation, no iterator adapters.
+        let mut all = Vec::with_capacity(1);
+        all.push(as_str(values.next()?));
+        all.extend(values.map(as_str));
+        Some(all)
     }
 }
 
@@ -80,28 +94,18 @@ impl Extractor for HeaderExtractor<'_> {
 #[derive(Debug)]
 pub struct HeaderInjector<'a>(pub &'a mut HeaderMap);
 
-/// The names our propagators write, without parsing them each time.
-fn header_name(key: &str) -> Option<HeaderName> {
-    use crate::{b3, baggage, trace_context};
-    Some(match key {
-        trace_context::TRACEPARENT => HeaderName::from_static(trace_context::TRACEPARENT),
-        trace_context::TRACESTATE => HeaderName::from_static(trace_context::TRACESTATE),
-        baggage::BAGGAGE => HeaderName::from_static(baggage::BAGGAGE),
-        b3::B3 => HeaderName::from_static(b3::B3),
-        b3::X_B3_TRACE_ID => HeaderName::from_static(b3::X_B3_TRACE_ID),
-        b3::X_B3_SPAN_ID => HeaderName::from_static(b3::X_B3_SPAN_ID),
-        b3::X_B3_SAMPLED => HeaderName::from_static(b3::X_B3_SAMPLED),
-        b3::X_B3_FLAGS => HeaderName::from_static(b3::X_B3_FLAGS),
-        _ => return HeaderName::from_bytes(key.as_bytes()).ok(),
-    })
-}
-
 impl Injector for HeaderInjector<'_> {
     fn set(&mut self, key: &str, value: String) {
-        let (Some(name), Ok(value)) = (header_name(key), HeaderValue::try_from(value)) else {
-            return;
+        let name = match Field::from_str(key) {
+            Some(field) => field.header_name().clone(),
+            None => match HeaderName::from_bytes(key.as_bytes()) {
+                Ok(name) => name,
+                Err(_) => return,
+            },
         };
-        self.0.insert(name, value);
+        if let Ok(value) = HeaderValue::try_from(value) {
+            self.0.insert(name, value);
+        }
     }
 
     fn reserve(&mut self, additional: usize) {

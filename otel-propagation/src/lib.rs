@@ -43,6 +43,7 @@
 
 pub mod b3;
 pub mod baggage;
+mod carrier;
 mod composite;
 mod env;
 #[cfg(feature = "http")]

@@ -8,6 +8,7 @@ use opentelemetry::propagation::{
 };
 use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState};
 
+use crate::carrier::{ExtractorSource, Field, InjectorSink, Sink, Source};
 use crate::{hex, tracestate};
 
 /// The `traceparent` header name.
@@ -61,31 +62,48 @@ impl TraceContextPropagator {
 
     /// Reads a remote span context from the carrier, or `None` when there is no valid one.
     pub fn extract_span_context(&self, extractor: &dyn Extractor) -> Option<SpanContext> {
-        let parents = extractor.get_all(TRACEPARENT)?;
-        // Two traceparent headers cannot both be right: restart the trace.
-        let [traceparent] = parents.as_slice() else {
-            return None;
-        };
-        let (trace_id, span_id, flags) = parse_traceparent(traceparent)?;
-        let trace_state = match extractor.get_all(TRACESTATE) {
-            Some(values) => tracestate::parse(values).unwrap_or_default(),
-            None => TraceState::NONE,
-        };
-        Some(SpanContext::new(
-            trace_id,
-            span_id,
-            flags,
-            true,
-            trace_state,
-        ))
+        span_context_from(&ExtractorSource(extractor))
     }
-}
 
-impl TraceContextPropagator {
+    pub(crate) fn extract_from(&self, cx: &Context, source: &impl Source) -> Context {
+        match span_context_from(source) {
+            Some(span_context) => cx.with_remote_span_context(span_context),
+            None => cx.clone(),
+        }
+    }
+
+    pub(crate) fn inject_into(&self, cx: &Context, sink: &mut impl Sink) {
+        let span = cx.span();
+        let span_context = span.span_context();
+        if !span_context.is_valid() {
+            return;
+        }
+        sink.set_ascii(Field::TraceParent, &traceparent_bytes(span_context));
+        let trace_state = span_context.trace_state();
+        if *trace_state != TraceState::NONE {
+            sink.set(Field::TraceState, trace_state.header());
+        }
+    }
+
     pub(crate) fn field_names(&self) -> &'static [String] {
         static FIELDS: OnceLock<[String; 2]> = OnceLock::new();
         FIELDS.get_or_init(|| [TRACEPARENT.to_owned(), TRACESTATE.to_owned()])
     }
+}
+
+fn span_context_from(source: &impl Source) -> Option<SpanContext> {
+    // Two traceparent headers cannot both be right: restart the trace.
+    let traceparent = source.only(Field::TraceParent).ok()??;
+    let (trace_id, span_id, flags) = parse_traceparent_bytes(traceparent)?;
+    // A tracestate that breaks the grammar is dropped; the traceparent stands.
+    let trace_state = tracestate::parse(source.all(Field::TraceState)).unwrap_or_default();
+    Some(SpanContext::new(
+        trace_id,
+        span_id,
+        flags,
+        true,
+        trace_state,
+    ))
 }
 
 /// Parses one `traceparent` value into its ids and flags.
@@ -94,7 +112,11 @@ impl TraceContextPropagator {
 /// what follows them starts with a dash; version `ff`, uppercase hex and all-zero ids are invalid.
 /// Optional whitespace around the value is ignored, as HTTP field values may carry it.
 pub fn parse_traceparent(value: &str) -> Option<(TraceId, SpanId, TraceFlags)> {
-    let v = tracestate::trim_ows(value).as_bytes();
+    parse_traceparent_bytes(value.as_bytes())
+}
+
+fn parse_traceparent_bytes(value: &[u8]) -> Option<(TraceId, SpanId, TraceFlags)> {
+    let v = tracestate::trim_ows_bytes(value);
     if v.len() < TRACEPARENT_LEN || v[2] != b'-' || v[35] != b'-' || v[52] != b'-' {
         return None;
     }
@@ -119,6 +141,11 @@ pub fn parse_traceparent(value: &str) -> Option<(TraceId, SpanId, TraceFlags)> {
 
 /// Formats a `traceparent` value (version 00).
 pub fn format_traceparent(span_context: &SpanContext) -> String {
+    // Only ASCII hex digits and dashes are written, so this never falls back to the default.
+    String::from_utf8(traceparent_bytes(span_context).to_vec()).unwrap_or_default()
+}
+
+fn traceparent_bytes(span_context: &SpanContext) -> [u8; TRACEPARENT_LEN] {
     let mut buf = [0u8; TRACEPARENT_LEN];
     buf[..3].copy_from_slice(b"00-");
     hex::encode(&span_context.trace_id().to_bytes(), &mut buf[3..35]);
@@ -129,29 +156,16 @@ pub fn format_traceparent(span_context: &SpanContext) -> String {
         &[span_context.trace_flags().to_u8() & KNOWN_FLAGS],
         &mut buf[53..55],
     );
-    // Only ASCII hex digits and dashes were written, so this never falls back to the default.
-    String::from_utf8(buf.to_vec()).unwrap_or_default()
+    buf
 }
 
 impl TextMapPropagator for TraceContextPropagator {
     fn inject_context(&self, cx: &Context, injector: &mut dyn Injector) {
-        let span = cx.span();
-        let span_context = span.span_context();
-        if !span_context.is_valid() {
-            return;
-        }
-        injector.set(TRACEPARENT, format_traceparent(span_context));
-        let trace_state = span_context.trace_state();
-        if *trace_state != TraceState::NONE {
-            injector.set(TRACESTATE, trace_state.header());
-        }
+        self.inject_into(cx, &mut InjectorSink(injector));
     }
 
     fn extract_with_context(&self, cx: &Context, extractor: &dyn Extractor) -> Context {
-        match self.extract_span_context(extractor) {
-            Some(span_context) => cx.with_remote_span_context(span_context),
-            None => cx.clone(),
-        }
+        self.extract_from(cx, &ExtractorSource(extractor))
     }
 
     fn fields(&self) -> FieldIter<'_> {

@@ -27,7 +27,10 @@ pub(crate) const MAX_MEMBERS: usize = 32;
 /// Whether `key` is a Level 2 tracestate key: 1 to 256 of `a-z 0-9 _ - * / @`, starting with a
 /// letter or a digit.
 pub fn is_valid_key(key: &str) -> bool {
-    let key = key.as_bytes();
+    is_key(key.as_bytes())
+}
+
+fn is_key(key: &[u8]) -> bool {
     (1..=256).contains(&key.len())
         && matches!(key[0], b'a'..=b'z' | b'0'..=b'9')
         && key[1..]
@@ -38,7 +41,10 @@ pub fn is_valid_key(key: &str) -> bool {
 /// Whether `value` is a Level 2 tracestate `value`: 1 to 256 printable ASCII characters other than
 /// `,` and `=`, spaces allowed inside but not at the end.
 pub fn is_valid_value(value: &str) -> bool {
-    let value = value.as_bytes();
+    is_value(value.as_bytes())
+}
+
+fn is_value(value: &[u8]) -> bool {
     (1..=256).contains(&value.len())
         && value[value.len() - 1] != b' '
         && value
@@ -46,10 +52,26 @@ pub fn is_valid_value(value: &str) -> bool {
             .all(|&b| matches!(b, 0x20..=0x7e) && b != b',' && b != b'=')
 }
 
-/// Trims the optional whitespace (SP / HTAB) around a list member.
+/// Trims the optional whitespace (SP / HTAB) around a header value or list member.
+#[inline]
+pub(crate) fn trim_ows_bytes(b: &[u8]) -> &[u8] {
+    let (mut start, mut end) = (0, b.len());
+    while start < end && matches!(b[start], b' ' | b'\t') {
+        start += 1;
+    }
+    while end > start && matches!(b[end - 1], b' ' | b'\t') {
+        end -= 1;
+    }
+    &b[start..end]
+}
+
+/// [`trim_ows_bytes`] for a `str`.
 #[inline]
 pub(crate) fn trim_ows(s: &str) -> &str {
-    s.trim_matches([' ', '\t'])
+    let trimmed = trim_ows_bytes(s.as_bytes());
+    let start = trimmed.as_ptr() as usize - s.as_ptr() as usize;
+    // Both ends sit next to ASCII bytes, so they are char boundaries.
+    s.get(start..start + trimmed.len()).unwrap_or_default()
 }
 
 /// Parses the `tracestate` header field values, in order, as one combined list.
@@ -57,23 +79,29 @@ pub(crate) fn trim_ows(s: &str) -> &str {
 /// Returns `None` when the header must be discarded: an invalid list-member or more than 32
 /// list-members. Empty and whitespace-only list-members are allowed and do not count. A repeated key
 /// keeps its first entry.
-pub(crate) fn parse<'a>(values: impl IntoIterator<Item = &'a str>) -> Option<TraceState> {
+pub(crate) fn parse<'a>(values: impl IntoIterator<Item = &'a [u8]>) -> Option<TraceState> {
     let mut members: Vec<(&'a str, &'a str)> = Vec::new();
     let mut count = 0;
     for value in values {
-        for member in value.split(',') {
-            let member = trim_ows(member);
+        for member in value.split(|&b| b == b',') {
+            let member = trim_ows_bytes(member);
             if member.is_empty() {
                 continue;
             }
-            let (key, value) = member.split_once('=')?;
-            if !is_valid_key(key) || !is_valid_value(value) {
+            let equals = member.iter().position(|&b| b == b'=')?;
+            let (key, value) = (&member[..equals], &member[equals + 1..]);
+            if !is_key(key) || !is_value(value) {
                 return None;
             }
             count += 1;
             if count > MAX_MEMBERS {
                 return None;
             }
+            // Both are ASCII, checked above.
+            let (Ok(key), Ok(value)) = (std::str::from_utf8(key), std::str::from_utf8(value))
+            else {
+                return None;
+            };
             if !members.iter().any(|&(k, _)| k == key) {
                 members.push((key, value));
             }
@@ -98,6 +126,10 @@ pub(crate) fn parse<'a>(values: impl IntoIterator<Item = &'a str>) -> Option<Tra
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn parse<'a>(values: impl IntoIterator<Item = &'a str>) -> Option<TraceState> {
+        super::parse(values.into_iter().map(str::as_bytes))
+    }
 
     #[test]
     fn level_2_keys() {
