@@ -149,36 +149,39 @@ fn is_properties(b: &[u8]) -> bool {
 
 /// One list-member, split and checked.
 struct Member<'a> {
-    key: &'a [u8],
-    value: &'a [u8],
-    properties: &'a [u8],
+    key: &'a str,
+    value: &'a str,
+    properties: &'a str,
     encoded: bool,
 }
 
-/// Parses one list-member, already cut at its commas and trimmed.
-fn parse_member(m: &[u8]) -> Option<Member<'_>> {
+/// Parses one list-member, already cut at its commas and trimmed. Every cut is made before a byte
+/// the grammar classes, so at a char boundary.
+fn parse_member(m: &str) -> Option<Member<'_>> {
+    let b = m.as_bytes();
     let mut i = 0;
-    while i < m.len() && is(m[i], TCHAR) {
+    while i < b.len() && is(b[i], TCHAR) {
         i += 1;
     }
-    let key = &m[..i];
-    i = skip_ows(m, i);
+    let key = m.get(..i)?;
+    i = skip_ows(b, i);
     // The first `=` separates key and value; the value may hold more.
-    if key.is_empty() || m.get(i) != Some(&b'=') {
+    if key.is_empty() || b.get(i) != Some(&b'=') {
         return None;
     }
-    let value_start = skip_ows(m, i + 1);
+    let value_start = skip_ows(b, i + 1);
     let mut i = value_start;
     let mut encoded = false;
-    while i < m.len() && is(m[i], OCTET) {
-        encoded |= m[i] == b'%';
+    while i < b.len() && is(b[i], OCTET) {
+        encoded |= b[i] == b'%';
         i += 1;
     }
-    let value = &m[value_start..i];
-    let properties = match m[skip_ows(m, i)..].split_first() {
-        None => &[][..],
+    let value = m.get(value_start..i)?;
+    let i = skip_ows(b, i);
+    let properties = match b.get(i) {
+        None => "",
         // A `;` promises a property.
-        Some((b';', properties)) if is_properties(properties) => trim_ows_bytes(properties),
+        Some(b';') if is_properties(&b[i + 1..]) => trim_ows(m.get(i + 1..)?),
         Some(_) => return None,
     };
     Some(Member {
@@ -250,8 +253,22 @@ pub(crate) fn parse<'a>(values: impl IntoIterator<Item = &'a [u8]>) -> Baggage {
     let mut baggage = Baggage::new();
     let (mut members, mut bytes) = (0usize, 0usize);
     'values: for value in values {
-        for member in value.split(|&b| b == b',') {
-            let member = trim_ows_bytes(member);
+        // One UTF-8 check per header value. Bytes that are not UTF-8 become U+FFFD, which no
+        // member's grammar admits: only the members holding them are dropped.
+        let text = match std::str::from_utf8(value) {
+            Ok(text) => Cow::Borrowed(text),
+            Err(_) => String::from_utf8_lossy(value),
+        };
+        // A byte loop: `str::split` sets up a memchr per call, costly on short members.
+        let (raw, mut start) = (text.as_bytes(), 0);
+        while start <= raw.len() {
+            let end = raw[start..]
+                .iter()
+                .position(|&b| b == b',')
+                .map_or(raw.len(), |p| start + p);
+            // Cut at commas (ASCII), so at char boundaries.
+            let member = trim_ows(text.get(start..end).unwrap_or_default());
+            start = end + 1;
             if member.is_empty() {
                 continue;
             }
@@ -269,17 +286,9 @@ pub(crate) fn parse<'a>(values: impl IntoIterator<Item = &'a [u8]>) -> Baggage {
             if bytes + size > MAX_BYTES {
                 continue;
             }
-            // All three are ASCII, checked by the grammar.
-            let (Ok(key), Ok(raw), Ok(properties)) = (
-                std::str::from_utf8(key),
-                std::str::from_utf8(value),
-                std::str::from_utf8(properties),
-            ) else {
-                continue;
-            };
             members += 1;
             bytes += size;
-            let value = decode(value, encoded).unwrap_or_else(|| raw.to_owned());
+            let value = decode(value.as_bytes(), encoded).unwrap_or_else(|| value.to_owned());
             baggage.insert_with_metadata(
                 Key::from(key.to_owned()),
                 StringValue::from(value),
