@@ -253,11 +253,10 @@ pub(crate) fn parse<'a>(values: impl IntoIterator<Item = &'a [u8]>) -> Baggage {
     let mut baggage = Baggage::new();
     let (mut members, mut bytes) = (0usize, 0usize);
     'values: for value in values {
-        // One UTF-8 check per header value. Bytes that are not UTF-8 become U+FFFD, which no
-        // member's grammar admits: only the members holding them are dropped.
-        let text = match std::str::from_utf8(value) {
-            Ok(text) => Cow::Borrowed(text),
-            Err(_) => String::from_utf8_lossy(value),
+        // One UTF-8 check per header value. A value that is not UTF-8 is dropped whole, as the
+        // `Extractor` API (which carries only `str`) must drop it.
+        let Ok(text) = std::str::from_utf8(value) else {
+            continue;
         };
         // A byte loop: `str::split` sets up a memchr per call, costly on short members.
         let (raw, mut start) = (text.as_bytes(), 0);

@@ -9,8 +9,8 @@ use crate::carrier::Field;
 ///
 /// Unlike `opentelemetry_http::HeaderExtractor`, [`Extractor::get_all`] returns every value of a
 /// repeated header, in order, so a propagator can combine them (`tracestate`, `baggage`) or reject
-/// them (`traceparent`). A value that is not UTF-8 is returned by `get_all` as `"\u{FFFD}"`, which no
-/// propagator accepts, so that it still counts; `get` returns `None` for it.
+/// them (`traceparent`). A value that is not UTF-8 is returned as `"\u{FFFD}"`, which no propagator
+/// accepts: it is present and invalid, as on the direct `HeaderMap` path.
 ///
 /// ```
 /// use http::HeaderMap;
@@ -49,8 +49,7 @@ impl HeaderExtractor<'_> {
 
 impl Extractor for HeaderExtractor<'_> {
     fn get(&self, key: &str) -> Option<&str> {
-        let value = self.values(key).iter().next()?;
-        std::str::from_utf8(value.as_bytes()).ok()
+        self.values(key).iter().next().map(as_str)
     }
 
     fn keys(&self) -> Vec<&str> {

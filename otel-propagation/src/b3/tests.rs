@@ -61,7 +61,7 @@ fn sixty_four_bit_trace_ids_are_left_padded() {
 #[test]
 fn invalid_single_headers() {
     let cases = [
-        format!("{TRACE_ID}"),
+        TRACE_ID.to_string(),
         format!("{TRACE_ID}-"),
         format!("{TRACE_ID}-{SPAN_ID}-"),
         format!("{TRACE_ID}-{SPAN_ID}-{PARENT_ID}"),
