@@ -3,12 +3,9 @@
 use std::sync::OnceLock;
 
 use opentelemetry::Context;
-use opentelemetry::propagation::{
-    Extractor, Injector, TextMapPropagator, text_map_propagator::FieldIter,
-};
 use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState};
 
-use crate::carrier::{ExtractorSource, Field, InjectorSink, Sink, Source};
+use crate::carrier::{Field, Sink, Source};
 use crate::hex;
 use crate::tracestate::trim_ows_bytes;
 
@@ -314,19 +311,7 @@ impl B3Propagator {
     }
 }
 
-impl TextMapPropagator for B3Propagator {
-    fn inject_context(&self, cx: &Context, injector: &mut dyn Injector) {
-        self.inject_into(cx, &mut InjectorSink(injector));
-    }
-
-    fn extract_with_context(&self, cx: &Context, extractor: &dyn Extractor) -> Context {
-        self.extract_from(cx, &ExtractorSource(extractor))
-    }
-
-    fn fields(&self) -> FieldIter<'_> {
-        FieldIter::new(self.field_names())
-    }
-}
+crate::carrier::impl_text_map_propagator!(B3Propagator);
 
 fn single_sampling(sampling: Sampling) -> &'static str {
     match sampling {

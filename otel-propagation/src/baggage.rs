@@ -13,12 +13,9 @@ use std::borrow::Cow;
 use std::sync::OnceLock;
 
 use opentelemetry::baggage::{Baggage, BaggageExt, BaggageMetadata};
-use opentelemetry::propagation::{
-    Extractor, Injector, TextMapPropagator, text_map_propagator::FieldIter,
-};
 use opentelemetry::{Context, Key, StringValue};
 
-use crate::carrier::{ExtractorSource, Field, InjectorSink, Sink, Source};
+use crate::carrier::{Field, Sink, Source};
 use crate::tracestate::{trim_ows, trim_ows_bytes};
 
 /// The `baggage` header name.
@@ -345,19 +342,7 @@ impl BaggagePropagator {
     }
 }
 
-impl TextMapPropagator for BaggagePropagator {
-    fn inject_context(&self, cx: &Context, injector: &mut dyn Injector) {
-        self.inject_into(cx, &mut InjectorSink(injector));
-    }
-
-    fn extract_with_context(&self, cx: &Context, extractor: &dyn Extractor) -> Context {
-        self.extract_from(cx, &ExtractorSource(extractor))
-    }
-
-    fn fields(&self) -> FieldIter<'_> {
-        FieldIter::new(self.field_names())
-    }
-}
+crate::carrier::impl_text_map_propagator!(BaggagePropagator);
 
 #[cfg(test)]
 mod tests;

@@ -110,6 +110,35 @@ pub(crate) trait Sink {
     }
 }
 
+/// Implements `TextMapPropagator` for a type with inherent `extract_from`, `inject_into` and
+/// `field_names`: the trait is the same thin adapter onto the generic core for every propagator.
+macro_rules! impl_text_map_propagator {
+    ($propagator:ty) => {
+        impl opentelemetry::propagation::TextMapPropagator for $propagator {
+            fn inject_context(
+                &self,
+                cx: &opentelemetry::Context,
+                injector: &mut dyn opentelemetry::propagation::Injector,
+            ) {
+                self.inject_into(cx, &mut $crate::carrier::InjectorSink(injector));
+            }
+
+            fn extract_with_context(
+                &self,
+                cx: &opentelemetry::Context,
+                extractor: &dyn opentelemetry::propagation::Extractor,
+            ) -> opentelemetry::Context {
+                self.extract_from(cx, &$crate::carrier::ExtractorSource(extractor))
+            }
+
+            fn fields(&self) -> opentelemetry::propagation::text_map_propagator::FieldIter<'_> {
+                opentelemetry::propagation::text_map_propagator::FieldIter::new(self.field_names())
+            }
+        }
+    };
+}
+pub(crate) use impl_text_map_propagator;
+
 /// Any OpenTelemetry [`Extractor`].
 pub(crate) struct ExtractorSource<'a>(pub(crate) &'a dyn Extractor);
 

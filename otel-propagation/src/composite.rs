@@ -3,11 +3,8 @@
 use std::fmt;
 
 use opentelemetry::Context;
-use opentelemetry::propagation::{
-    Extractor, Injector, TextMapPropagator, text_map_propagator::FieldIter,
-};
 
-use crate::carrier::{ExtractorSource, InjectorSink, Sink, Source};
+use crate::carrier::{Sink, Source};
 use crate::{B3Propagator, BaggagePropagator, TraceContextPropagator};
 
 /// One propagator, by its `OTEL_PROPAGATORS` name.
@@ -116,6 +113,10 @@ impl Propagators {
         &self.kinds
     }
 
+    fn field_names(&self) -> &[String] {
+        &self.fields
+    }
+
     /// Whether this set propagates nothing.
     pub fn is_none(&self) -> bool {
         self.kinds.is_empty()
@@ -173,7 +174,7 @@ impl PropagatorsBuilder {
 }
 
 impl Propagators {
-    /// Extracts from an `http::HeaderMap` directly: what [`TextMapPropagator::extract_with_context`]
+    /// Extracts from an `http::HeaderMap` directly: what [`TextMapPropagator::extract_with_context`](opentelemetry::propagation::TextMapPropagator::extract_with_context)
     /// does through [`crate::HeaderExtractor`], without collecting values into a `Vec` or checking
     /// UTF-8 first. The `otel-http` and `otel-grpc` layers use this.
     ///
@@ -233,16 +234,4 @@ fn extract_one(kind: PropagatorKind, cx: &Context, source: &impl Source) -> Cont
     }
 }
 
-impl TextMapPropagator for Propagators {
-    fn inject_context(&self, cx: &Context, injector: &mut dyn Injector) {
-        self.inject_into(cx, &mut InjectorSink(injector));
-    }
-
-    fn extract_with_context(&self, cx: &Context, extractor: &dyn Extractor) -> Context {
-        self.extract_from(cx, &ExtractorSource(extractor))
-    }
-
-    fn fields(&self) -> FieldIter<'_> {
-        FieldIter::new(&self.fields)
-    }
-}
+crate::carrier::impl_text_map_propagator!(Propagators);

@@ -3,12 +3,10 @@
 use std::sync::OnceLock;
 
 use opentelemetry::Context;
-use opentelemetry::propagation::{
-    Extractor, Injector, TextMapPropagator, text_map_propagator::FieldIter,
-};
+use opentelemetry::propagation::Extractor;
 use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState};
 
-use crate::carrier::{ExtractorSource, Field, InjectorSink, Sink, Source};
+use crate::carrier::{ExtractorSource, Field, Sink, Source};
 use crate::{hex, tracestate};
 
 /// The `traceparent` header name.
@@ -159,22 +157,12 @@ fn traceparent_bytes(span_context: &SpanContext) -> [u8; TRACEPARENT_LEN] {
     buf
 }
 
-impl TextMapPropagator for TraceContextPropagator {
-    fn inject_context(&self, cx: &Context, injector: &mut dyn Injector) {
-        self.inject_into(cx, &mut InjectorSink(injector));
-    }
-
-    fn extract_with_context(&self, cx: &Context, extractor: &dyn Extractor) -> Context {
-        self.extract_from(cx, &ExtractorSource(extractor))
-    }
-
-    fn fields(&self) -> FieldIter<'_> {
-        FieldIter::new(self.field_names())
-    }
-}
+crate::carrier::impl_text_map_propagator!(TraceContextPropagator);
 
 #[cfg(all(test, feature = "http"))]
 mod tests {
+    use opentelemetry::propagation::TextMapPropagator;
+
     use super::*;
     use http::HeaderMap;
 

@@ -219,11 +219,20 @@ fn header_injector_replaces_and_skips_invalid() {
 #[test]
 fn non_utf8_values_are_present_and_invalid_on_both_paths() {
     let mut headers = HeaderMap::new();
-    headers.insert("x-b3-traceid", HeaderValue::from_static("00000200000000020000000000000000"));
+    headers.insert(
+        "x-b3-traceid",
+        HeaderValue::from_static("00000200000000020000000000000000"),
+    );
     headers.insert("x-b3-spanid", HeaderValue::from_static("0000000000000005"));
-    headers.insert("x-b3-sampled", HeaderValue::from_bytes(b"04\x904\xcc4").unwrap());
+    headers.insert(
+        "x-b3-sampled",
+        HeaderValue::from_bytes(b"04\x904\xcc4").unwrap(),
+    );
     let via_trait = B3Propagator::single().extract(&HeaderExtractor(&headers));
-    let direct = Propagators::builder().b3().build().extract_headers(&Context::new(), &headers);
+    let direct = Propagators::builder()
+        .b3()
+        .build()
+        .extract_headers(&Context::new(), &headers);
     assert!(!via_trait.span().span_context().is_valid());
     assert!(!direct.span().span_context().is_valid());
 }
@@ -236,9 +245,18 @@ fn a_non_utf8_baggage_value_is_dropped_whole_on_both_paths() {
     headers.append("baggage", HeaderValue::from_bytes(b"'=+,,\xab").unwrap());
     headers.append("baggage", HeaderValue::from_static("k=v"));
     let via_trait = BaggagePropagator::new().extract(&HeaderExtractor(&headers));
-    let direct = Propagators::builder().baggage().build().extract_headers(&Context::new(), &headers);
+    let direct = Propagators::builder()
+        .baggage()
+        .build()
+        .extract_headers(&Context::new(), &headers);
     for cx in [via_trait, direct] {
         assert_eq!(cx.baggage().len(), 1);
-        assert_eq!(cx.baggage().get("k").map(|v| v.as_str().to_owned()).as_deref(), Some("v"));
+        assert_eq!(
+            cx.baggage()
+                .get("k")
+                .map(|v| v.as_str().to_owned())
+                .as_deref(),
+            Some("v")
+        );
     }
 }

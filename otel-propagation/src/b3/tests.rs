@@ -1,5 +1,7 @@
 use std::collections::HashMap;
 
+use opentelemetry::propagation::TextMapPropagator;
+
 use super::*;
 
 const TRACE_ID: &str = "80f198ee56343ba864fe8b2a57d3eff7";

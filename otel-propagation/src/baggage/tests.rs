@@ -2,6 +2,8 @@ use std::collections::HashMap;
 
 use opentelemetry::KeyValue;
 
+use opentelemetry::propagation::TextMapPropagator;
+
 use super::*;
 
 fn extract(value: &str) -> Baggage {
