@@ -1,15 +1,54 @@
-//! OpenTelemetry for HTTP services built on tower: server and client layers.
-//!
-//! The layers are being built (issue 3). Propagation already works through the shared crate,
-//! re-exported here:
+//! OpenTelemetry for HTTP services built on tower: one layer for servers, one for clients.
 //!
 //! ```
-//! use otel_http::propagation::{HeaderExtractor, Propagators};
-//! use opentelemetry::propagation::TextMapPropagator;
+//! use axum::{routing::get, Router};
+//! use otel_http::OtelLayer;
 //!
-//! let headers = http::HeaderMap::new();
-//! let cx = Propagators::default().extract(&HeaderExtractor(&headers));
-//! # let _ = cx;
+//! let app: Router = Router::new()
+//!     .route("/users/{id}", get(|| async { "hello" }))
+//!     .layer(OtelLayer::server());
+//! # let _ = app;
 //! ```
+//!
+//! The server layer extracts the caller's context with the configured propagator (default: the
+//! global one), starts a SERVER span named `{method} {route}` as its child, makes it current while
+//! the handler runs (so `Context::current()`, spans started there, and `tracing` spans through
+//! `tracing-opentelemetry` nest under it), puts it in the request's extensions, and ends it when
+//! the response body ends, fails or is dropped. Attributes follow the stable HTTP semantic
+//! conventions; metrics are `http.server.request.duration`, `http.server.active_requests` and the
+//! body sizes.
+//!
+//! The client layer goes around any tower HTTP client service (hyper-util's `Client`, for one):
+//!
+//! ```no_run
+//! use tower::ServiceBuilder;
+//! use otel_http::OtelLayer;
+//!
+//! # fn wrap<S>(client: S) {
+//! let client = ServiceBuilder::new().layer(OtelLayer::client()).service(client);
+//! # let _ = client;
+//! # }
+//! ```
+//!
+//! Both share every option of [`OtelLayer`]: providers, propagators, filter, span names, hooks,
+//! public-endpoint mode, traces and metrics switches.
 
+mod body;
+mod client;
+pub mod filters;
+mod future;
+mod inflight;
+mod metrics;
+mod options;
+pub mod semconv;
+mod server;
+
+pub use body::ResponseBody;
+pub use client::ClientService;
+pub use future::ResponseFuture;
+pub use options::{
+    Client, Filter, Kind, OtelLayer, RequestHead, RequestHook, ResponseHead, ResponseHook,
+    ResponsePropagation, Server, SideTag, SpanNameFormatter,
+};
 pub use otel_propagation as propagation;
+pub use server::ServerService;

@@ -1,0 +1,86 @@
+//! [`ResponseBody`]: the response body, watched to its end so the span and the duration cover
+//! streaming responses whole.
+
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use http_body::{Body, Frame, SizeHint};
+use pin_project_lite::pin_project;
+
+use crate::inflight::{Inflight, Outcome};
+use crate::semconv;
+
+pin_project! {
+    /// A response body that ends its request's span, and records its duration and size, when it
+    /// reaches its end, fails, or is dropped before its end.
+    pub struct ResponseBody<B> {
+        #[pin]
+        inner: B,
+        inflight: Option<Inflight>,
+    }
+}
+
+impl<B: Body> ResponseBody<B> {
+    pub(crate) fn new(inner: B, mut inflight: Option<Inflight>) -> Self {
+        // A body that is over before it starts may never be polled (hyper checks first).
+        if inner.is_end_stream() {
+            if let Some(inflight) = inflight.as_mut() {
+                inflight.finish(Outcome::Complete);
+            }
+        }
+        ResponseBody { inner, inflight }
+    }
+
+    /// A body of a request that was not instrumented.
+    pub(crate) fn untouched(inner: B) -> Self {
+        ResponseBody {
+            inner,
+            inflight: None,
+        }
+    }
+}
+
+impl<B: Body> Body for ResponseBody<B> {
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<B::Data>, B::Error>>> {
+        let mut this = self.project();
+        let polled = this.inner.as_mut().poll_frame(cx);
+        let Some(inflight) = this.inflight.as_mut() else {
+            return polled;
+        };
+        match &polled {
+            Poll::Ready(Some(Ok(frame))) => {
+                if let Some(data) = frame.data_ref() {
+                    inflight.response_body_size += bytes::Buf::remaining(data) as u64;
+                }
+            }
+            Poll::Ready(Some(Err(_))) => {
+                inflight.finish(Outcome::Failed(semconv::error_type_of::<B::Error>()));
+                return polled;
+            }
+            Poll::Ready(None) => {
+                inflight.finish(Outcome::Complete);
+                return polled;
+            }
+            Poll::Pending => return polled,
+        }
+        // Bodies of exact length may not be polled again after their last frame.
+        if this.inner.is_end_stream() {
+            inflight.finish(Outcome::Complete);
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}

@@ -1,0 +1,521 @@
+//! One request in flight, from its start to the end of its response body: the span, the metric
+//! attributes and the clock. Servers and clients share it; only what differs is matched on `Side`.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+use std::time::Instant;
+
+use http::{HeaderMap, Request, StatusCode, Version};
+use opentelemetry::trace::{Link, SpanKind, Status, TraceContextExt, Tracer};
+use opentelemetry::{Context, KeyValue, StringValue, Value};
+
+use crate::metrics::MetricAttributes;
+use crate::options::{Options, RequestHead, ResponseHead, ResponsePropagation, Side};
+use crate::semconv::{self, key};
+
+/// How a request ended.
+pub(crate) enum Outcome {
+    /// The response body reached its end.
+    Complete,
+    /// The service, the transport or the body failed; `error.type` is given.
+    Failed(StringValue),
+    /// The response (or its body) was dropped before its end: the peer went away, or the caller
+    /// stopped reading.
+    Dropped,
+}
+
+pub(crate) struct Inflight {
+    options: Arc<Options>,
+    side: Side,
+    /// The request's context: the span when traced, else what was propagated to us.
+    pub(crate) cx: Context,
+    traced: bool,
+    started: Option<Instant>,
+    metrics: Option<MetricAttributes>,
+    status: Option<u16>,
+    error_type: Option<StringValue>,
+    request_body_size: Option<u64>,
+    pub(crate) response_body_size: u64,
+    finished: bool,
+}
+
+fn content_length(headers: &HeaderMap) -> Option<u64> {
+    headers
+        .get(http::header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .parse()
+        .ok()
+}
+
+/// The route template axum matched, when the layer sits on a `Router`.
+fn route<B>(req: &Request<B>) -> Option<&str> {
+    #[cfg(feature = "axum")]
+    if let Some(matched) = req.extensions().get::<axum::extract::MatchedPath>() {
+        return Some(matched.as_str());
+    }
+    let _ = req;
+    None
+}
+
+/// The first `Forwarded: for=` / `X-Forwarded-For` address, and `X-Forwarded-Host` / `Forwarded:
+/// host=`, for servers that trust their proxies.
+fn forwarded(headers: &HeaderMap) -> (Option<&str>, Option<&str>, Option<&str>) {
+    let (mut client, mut host, mut proto) = (None, None, None);
+    if let Some(forwarded) = headers
+        .get(http::header::FORWARDED)
+        .and_then(|v| v.to_str().ok())
+    {
+        let first = forwarded.split(',').next().unwrap_or_default();
+        for pair in first.split(';') {
+            if let Some((k, v)) = pair.trim().split_once('=') {
+                let v = v.trim_matches('"');
+                match k.to_ascii_lowercase().as_str() {
+                    "for" => {
+                        client = Some(v.trim_start_matches('[').split(']').next().unwrap_or(v))
+                    }
+                    "host" => host = Some(v),
+                    "proto" => proto = Some(v),
+                    _ => {}
+                }
+            }
+        }
+    }
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    client = client.or_else(|| {
+        header("x-forwarded-for")
+            .and_then(|v| v.split(',').next())
+            .map(str::trim)
+    });
+    host = host.or_else(|| header("x-forwarded-host"));
+    proto = proto.or_else(|| header("x-forwarded-proto"));
+    (client, host, proto)
+}
+
+fn scheme_of(proto: &str) -> &'static str {
+    if proto.eq_ignore_ascii_case("https") {
+        "https"
+    } else {
+        "http"
+    }
+}
+
+impl Inflight {
+    /// Starts a server request: extracts the caller's context, starts the SERVER span.
+    pub(crate) fn server<B>(options: &Arc<Options>, req: &Request<B>) -> Inflight {
+        let head = RequestHead::of(req);
+        let current = Context::current();
+        let incoming = options.propagation.extract(&current, req.headers());
+        let public = options.public_endpoint.as_ref().is_some_and(|f| f(&head));
+        let (parent, link) = if public {
+            // Untrusted: a new trace that links to the caller's span.
+            let remote = incoming.span().span_context().clone();
+            (
+                current,
+                remote.is_valid().then(|| Link::with_context(remote)),
+            )
+        } else {
+            (incoming, None)
+        };
+
+        let (method, method_original) = semconv::method(req.method());
+        let route = route(req);
+        let (fwd_client, fwd_host, fwd_proto) = if options.trust_forwarded {
+            forwarded(req.headers())
+        } else {
+            (None, None, None)
+        };
+        let scheme = match (fwd_proto, req.uri().scheme_str()) {
+            (Some(proto), _) | (None, Some(proto)) => scheme_of(proto),
+            (None, None) => "http",
+        };
+        let route_value = route.map(|r| StringValue::from(Arc::<str>::from(r)));
+        let protocol = semconv::protocol_version(req.version());
+
+        let metrics = options.metrics.then(|| {
+            let mut request = Vec::with_capacity(6);
+            request.push(KeyValue::new(key::METHOD, method));
+            request.push(KeyValue::new(key::URL_SCHEME, scheme));
+            if let Some(route) = &route_value {
+                request.push(KeyValue::new(key::ROUTE, route.clone()));
+            }
+            if let Some(protocol) = protocol {
+                request.push(KeyValue::new(key::PROTOCOL_VERSION, protocol));
+            }
+            MetricAttributes {
+                request,
+                active_len: 2,
+            }
+        });
+
+        let mut inflight = Inflight::new(options, Side::Server, parent.clone(), metrics);
+        inflight.request_body_size = content_length(req.headers());
+        if !options.traces {
+            return inflight;
+        }
+        let name = span_name(options, &head, method, route);
+        let tracer = options.tracer();
+        let mut builder = tracer.span_builder(name).with_kind(SpanKind::Server);
+        if let Some(link) = link {
+            builder = builder.with_links(vec![link]);
+        }
+        let cx = parent.with_span(builder.start_with_context(tracer, &parent));
+        let span = cx.span();
+        inflight.traced = span.is_recording();
+        if inflight.traced {
+            // Built only for a recorded span: a dropped one costs none of this.
+            let mut attributes = Vec::with_capacity(12);
+            attributes.push(KeyValue::new(key::METHOD, method));
+            if let Some(original) = method_original {
+                attributes.push(KeyValue::new(key::METHOD_ORIGINAL, original.to_owned()));
+            }
+            attributes.push(KeyValue::new(key::URL_SCHEME, scheme));
+            attributes.push(KeyValue::new(key::URL_PATH, req.uri().path().to_owned()));
+            if let Some(query) = req.uri().query() {
+                let query = semconv::redact_query(query, &options.redacted_query_params);
+                attributes.push(KeyValue::new(key::URL_QUERY, query.into_owned()));
+            }
+            if let Some(route) = route_value {
+                attributes.push(KeyValue::new(key::ROUTE, route));
+            }
+            let host = match fwd_host {
+                Some(host) => Some(semconv::split_host_port(host)),
+                None => semconv::server_address(req.uri(), req.headers()),
+            };
+            if let Some((host, port)) = host {
+                attributes.push(KeyValue::new(key::SERVER_ADDRESS, host.to_owned()));
+                if let Some(port) = port {
+                    attributes.push(KeyValue::new(key::SERVER_PORT, i64::from(port)));
+                }
+            }
+            push_peer(req, fwd_client, &mut attributes);
+            if let Some(protocol) = protocol {
+                attributes.push(KeyValue::new(key::PROTOCOL_VERSION, protocol));
+            }
+            if let Some(agent) = req
+                .headers()
+                .get(http::header::USER_AGENT)
+                .and_then(|v| v.to_str().ok())
+            {
+                attributes.push(KeyValue::new(key::USER_AGENT, agent.to_owned()));
+            }
+            if let Some(size) = inflight.request_body_size {
+                attributes.push(KeyValue::new(key::REQUEST_BODY_SIZE, size as i64));
+            }
+            semconv::captured_headers(
+                "http.request.header",
+                &options.request_headers,
+                req.headers(),
+                &mut attributes,
+            );
+            span.set_attributes(attributes);
+            if let Some(hook) = &options.request_hook {
+                hook(&span, &head);
+            }
+        }
+        drop(span);
+        inflight.cx = cx;
+        inflight
+    }
+
+    /// Starts a client request: the CLIENT span, and its context injected into the request.
+    pub(crate) fn client<B>(options: &Arc<Options>, req: &mut Request<B>) -> Inflight {
+        let head = RequestHead::of(req);
+        let parent = Context::current();
+        let (method, method_original) = semconv::method(req.method());
+        let address = semconv::server_address(req.uri(), req.headers()).map(|(host, port)| {
+            (
+                host.to_owned(),
+                port.or_else(|| default_port(req.uri().scheme_str())),
+            )
+        });
+
+        let metrics = options.metrics.then(|| {
+            let mut request = Vec::with_capacity(5);
+            request.push(KeyValue::new(key::METHOD, method));
+            if let Some((host, port)) = &address {
+                request.push(KeyValue::new(key::SERVER_ADDRESS, host.clone()));
+                if let Some(port) = port {
+                    request.push(KeyValue::new(key::SERVER_PORT, i64::from(*port)));
+                }
+            }
+            MetricAttributes {
+                active_len: request.len(),
+                request,
+            }
+        });
+        let mut inflight = Inflight::new(options, Side::Client, parent.clone(), metrics);
+        inflight.request_body_size = content_length(req.headers());
+
+        if options.traces {
+            let name: Cow<'static, str> = match &options.span_name {
+                Some(formatter) => formatter(&head, None).into(),
+                None if method == "_OTHER" => "HTTP".into(),
+                None => method.into(),
+            };
+            let tracer = options.tracer();
+            let span = tracer
+                .span_builder(name)
+                .with_kind(SpanKind::Client)
+                .start_with_context(tracer, &parent);
+            let cx = parent.with_span(span);
+            let span = cx.span();
+            inflight.traced = span.is_recording();
+            if inflight.traced {
+                let mut attributes = Vec::with_capacity(8);
+                attributes.push(KeyValue::new(key::METHOD, method));
+                if let Some(original) = method_original {
+                    attributes.push(KeyValue::new(key::METHOD_ORIGINAL, original.to_owned()));
+                }
+                attributes.push(KeyValue::new(
+                    key::URL_FULL,
+                    semconv::url_full(req.uri(), req.headers(), &options.redacted_query_params),
+                ));
+                if let Some((host, port)) = &address {
+                    attributes.push(KeyValue::new(key::SERVER_ADDRESS, host.clone()));
+                    if let Some(port) = port {
+                        attributes.push(KeyValue::new(key::SERVER_PORT, i64::from(*port)));
+                    }
+                }
+                if let Some(size) = inflight.request_body_size {
+                    attributes.push(KeyValue::new(key::REQUEST_BODY_SIZE, size as i64));
+                }
+                semconv::captured_headers(
+                    "http.request.header",
+                    &options.request_headers,
+                    req.headers(),
+                    &mut attributes,
+                );
+                span.set_attributes(attributes);
+                if let Some(hook) = &options.request_hook {
+                    hook(&span, &head);
+                }
+            }
+            drop(span);
+            inflight.cx = cx;
+        }
+        options.propagation.inject(&inflight.cx, req.headers_mut());
+        inflight
+    }
+
+    fn new(
+        options: &Arc<Options>,
+        side: Side,
+        cx: Context,
+        metrics: Option<MetricAttributes>,
+    ) -> Inflight {
+        let inflight = Inflight {
+            options: options.clone(),
+            side,
+            cx,
+            traced: false,
+            started: Some(Instant::now()),
+            metrics,
+            status: None,
+            error_type: None,
+            request_body_size: None,
+            response_body_size: 0,
+            finished: false,
+        };
+        if let Some(metrics) = &inflight.metrics {
+            if let Some(active) = &options.instruments(side).active {
+                active.add(1, &metrics.request[..metrics.active_len]);
+            }
+        }
+        inflight
+    }
+
+    /// The response head arrived: status, error rule, captured headers, the response hook, and
+    /// (servers) the span context written into the response.
+    pub(crate) fn on_response(
+        &mut self,
+        status: StatusCode,
+        version: Version,
+        headers: &mut HeaderMap,
+    ) {
+        let code = status.as_u16();
+        self.status = Some(code);
+        self.error_type = semconv::status_error(code, self.side == Side::Client);
+        if self.side == Side::Client {
+            if let (Some(metrics), Some(protocol)) =
+                (&mut self.metrics, semconv::protocol_version(version))
+            {
+                metrics
+                    .request
+                    .push(KeyValue::new(key::PROTOCOL_VERSION, protocol));
+            }
+        }
+        if let Some(header) = self
+            .options
+            .response_propagation
+            .filter(|_| self.side == Side::Server)
+        {
+            let span = self.cx.span();
+            let sc = span.span_context();
+            if sc.is_valid() {
+                let value = otel_propagation::trace_context::format_traceparent(sc);
+                let name = match header {
+                    ResponsePropagation::TraceResponse => {
+                        http::HeaderName::from_static("traceresponse")
+                    }
+                    ResponsePropagation::TraceParent => {
+                        http::HeaderName::from_static("traceparent")
+                    }
+                };
+                if let Ok(value) = http::HeaderValue::try_from(value) {
+                    headers.insert(name, value);
+                }
+            }
+        }
+        if !self.traced {
+            return;
+        }
+        let span = self.cx.span();
+        let mut attributes = vec![KeyValue::new(key::STATUS_CODE, i64::from(code))];
+        if self.side == Side::Client {
+            if let Some(protocol) = semconv::protocol_version(version) {
+                attributes.push(KeyValue::new(key::PROTOCOL_VERSION, protocol));
+            }
+        }
+        semconv::captured_headers(
+            "http.response.header",
+            &self.options.response_headers,
+            headers,
+            &mut attributes,
+        );
+        span.set_attributes(attributes);
+        if let Some(hook) = &self.options.response_hook {
+            hook(
+                &span,
+                &ResponseHead {
+                    status,
+                    version,
+                    headers,
+                },
+            );
+        }
+    }
+
+    /// Ends the span and records the metrics, once.
+    pub(crate) fn finish(&mut self, outcome: Outcome) {
+        if self.finished {
+            return;
+        }
+        self.finished = true;
+        let dropped = matches!(outcome, Outcome::Dropped);
+        if let Outcome::Failed(error_type) = outcome {
+            self.error_type = Some(error_type);
+        }
+        if self.traced {
+            let span = self.cx.span();
+            if dropped {
+                span.add_event("http.response.dropped", Vec::new());
+            }
+            let mut attributes = Vec::with_capacity(2);
+            if let Some(error_type) = &self.error_type {
+                attributes.push(KeyValue::new(
+                    key::ERROR_TYPE,
+                    Value::String(error_type.clone()),
+                ));
+                span.set_status(Status::error(""));
+            }
+            if self.status.is_some() {
+                attributes.push(KeyValue::new(
+                    key::RESPONSE_BODY_SIZE,
+                    self.response_body_size as i64,
+                ));
+            }
+            span.set_attributes(attributes);
+            span.end();
+        }
+        if let (Some(metrics), Some(started)) = (self.metrics.take(), self.started) {
+            let instruments = self.options.instruments(self.side);
+            let mut attributes = metrics.request;
+            if let Some(active) = &instruments.active {
+                active.add(-1, &attributes[..metrics.active_len]);
+            }
+            if let Some(code) = self.status {
+                attributes.push(KeyValue::new(key::STATUS_CODE, i64::from(code)));
+            }
+            if let Some(error_type) = self.error_type.take() {
+                attributes.push(KeyValue::new(key::ERROR_TYPE, Value::String(error_type)));
+            }
+            instruments
+                .duration
+                .record(started.elapsed().as_secs_f64(), &attributes);
+            if let Some(size) = self.request_body_size {
+                instruments.request_body_size.record(size, &attributes);
+            }
+            if self.status.is_some() {
+                instruments
+                    .response_body_size
+                    .record(self.response_body_size, &attributes);
+            }
+        }
+    }
+}
+
+impl Drop for Inflight {
+    fn drop(&mut self) {
+        self.finish(Outcome::Dropped);
+    }
+}
+
+fn default_port(scheme: Option<&str>) -> Option<u16> {
+    match scheme {
+        Some("https") => Some(443),
+        Some("http") => Some(80),
+        _ => None,
+    }
+}
+
+/// `client.address` (forwarded, when trusted, else the peer) and `network.peer.*` from axum's
+/// `ConnectInfo`.
+fn push_peer<B>(req: &Request<B>, forwarded_client: Option<&str>, attributes: &mut Vec<KeyValue>) {
+    #[cfg(feature = "axum")]
+    let peer = req
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|info| info.0);
+    #[cfg(not(feature = "axum"))]
+    let peer: Option<std::net::SocketAddr> = {
+        let _ = req;
+        None
+    };
+    match (forwarded_client, peer) {
+        (Some(client), _) => attributes.push(KeyValue::new(key::CLIENT_ADDRESS, client.to_owned())),
+        (None, Some(peer)) => {
+            attributes.push(KeyValue::new(key::CLIENT_ADDRESS, peer.ip().to_string()));
+            attributes.push(KeyValue::new(key::CLIENT_PORT, i64::from(peer.port())));
+        }
+        (None, None) => {}
+    }
+    if let Some(peer) = peer {
+        attributes.push(KeyValue::new(key::PEER_ADDRESS, peer.ip().to_string()));
+        attributes.push(KeyValue::new(key::PEER_PORT, i64::from(peer.port())));
+    }
+}
+
+/// `{method} {route}`, `{method}`, `HTTP` for `_OTHER`, or the user's formatter. Built with one
+/// exact allocation, not `format!`.
+fn span_name(
+    options: &Options,
+    head: &RequestHead<'_>,
+    method: &'static str,
+    route: Option<&str>,
+) -> Cow<'static, str> {
+    if let Some(formatter) = &options.span_name {
+        return formatter(head, route).into();
+    }
+    let method = if method == "_OTHER" { "HTTP" } else { method };
+    match route {
+        Some(route) => {
+            let mut name = String::with_capacity(method.len() + 1 + route.len());
+            name.push_str(method);
+            name.push(' ');
+            name.push_str(route);
+            name.into()
+        }
+        None => method.into(),
+    }
+}

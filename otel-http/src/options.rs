@@ -1,0 +1,408 @@
+//! [`OtelLayer`]: the one options set shared by the server and the client layer.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::marker::PhantomData;
+use std::sync::{Arc, OnceLock};
+
+use http::{HeaderMap, HeaderName, Method, Uri, Version};
+use opentelemetry::global::BoxedTracer;
+use opentelemetry::metrics::{Meter, MeterProvider};
+use opentelemetry::trace::{SpanRef, TracerProvider};
+use opentelemetry::{Context, InstrumentationScope};
+use otel_propagation::{HeaderExtractor, HeaderInjector, Propagators};
+
+use crate::metrics::Instruments;
+use crate::semconv::DEFAULT_REDACTED_QUERY_PARAMS;
+
+/// Marks an [`OtelLayer`] for servers: it extracts the caller's context and starts SERVER spans.
+#[derive(Clone, Copy, Debug)]
+pub enum Server {}
+
+/// Marks an [`OtelLayer`] for clients: it starts CLIENT spans and injects their context.
+#[derive(Clone, Copy, Debug)]
+pub enum Client {}
+
+/// Which side a layer instruments.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Side {
+    Server,
+    Client,
+}
+
+/// The kind parameter of [`OtelLayer`]: [`Server`] or [`Client`].
+pub trait Kind: Send + Sync + 'static {
+    #[doc(hidden)]
+    const SIDE: SideTag;
+}
+
+/// Not for use outside this crate's [`Kind`] impls.
+#[doc(hidden)]
+#[derive(Clone, Copy, Debug)]
+pub struct SideTag(pub(crate) Side);
+
+impl Kind for Server {
+    const SIDE: SideTag = SideTag(Side::Server);
+}
+
+impl Kind for Client {
+    const SIDE: SideTag = SideTag(Side::Client);
+}
+
+/// What the filter, the span-name formatter and the hooks see of a request.
+#[derive(Clone, Copy, Debug)]
+#[non_exhaustive]
+pub struct RequestHead<'a> {
+    /// The method.
+    pub method: &'a Method,
+    /// The URI as received (servers) or as sent (clients).
+    pub uri: &'a Uri,
+    /// The protocol version.
+    pub version: Version,
+    /// The headers.
+    pub headers: &'a HeaderMap,
+    /// The extensions (axum's `MatchedPath` and `ConnectInfo` live here).
+    pub extensions: &'a http::Extensions,
+}
+
+impl<'a> RequestHead<'a> {
+    pub(crate) fn of<B>(req: &'a http::Request<B>) -> Self {
+        RequestHead {
+            method: req.method(),
+            uri: req.uri(),
+            version: req.version(),
+            headers: req.headers(),
+            extensions: req.extensions(),
+        }
+    }
+}
+
+/// What the response hook sees of a response.
+#[derive(Clone, Copy, Debug)]
+#[non_exhaustive]
+pub struct ResponseHead<'a> {
+    /// The status.
+    pub status: http::StatusCode,
+    /// The protocol version.
+    pub version: Version,
+    /// The headers.
+    pub headers: &'a HeaderMap,
+}
+
+/// Decides whether a request is instrumented (`true`) or passed through untouched.
+pub type Filter = Arc<dyn Fn(&RequestHead<'_>) -> bool + Send + Sync>;
+/// Names a span from the request and, on servers, its route template.
+pub type SpanNameFormatter = Arc<dyn Fn(&RequestHead<'_>, Option<&str>) -> String + Send + Sync>;
+/// Adds to a span when the request starts.
+pub type RequestHook = Arc<dyn Fn(&SpanRef<'_>, &RequestHead<'_>) + Send + Sync>;
+/// Adds to a span when the response head arrives.
+pub type ResponseHook = Arc<dyn Fn(&SpanRef<'_>, &ResponseHead<'_>) + Send + Sync>;
+
+/// Which header a server writes its span context into, on the response.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ResponsePropagation {
+    /// `traceresponse: 00-{trace-id}-{span-id}-{flags}` (W3C Trace Context Level 3 draft).
+    TraceResponse,
+    /// `traceparent`, as some browser tooling reads it.
+    TraceParent,
+}
+
+/// Where the tracer comes from.
+#[derive(Clone)]
+enum TracerSource {
+    /// The global provider, resolved on first use so the layer may be built before it is set.
+    Global(Arc<OnceLock<BoxedTracer>>),
+    Provided(Arc<BoxedTracer>),
+}
+
+/// Where the instruments come from.
+#[derive(Clone)]
+enum MeterSource {
+    Global(Arc<OnceLock<Arc<Instruments>>>),
+    Provided(Arc<Instruments>),
+}
+
+/// Which propagator reads and writes headers.
+#[derive(Clone)]
+pub(crate) enum Propagation {
+    /// `opentelemetry::global`'s text map propagator.
+    Global,
+    /// Ours, straight over the `HeaderMap`.
+    Propagators(Propagators),
+}
+
+impl Propagation {
+    pub(crate) fn extract(&self, parent: &Context, headers: &HeaderMap) -> Context {
+        match self {
+            Propagation::Propagators(p) => p.extract_headers(parent, headers),
+            Propagation::Global => opentelemetry::global::get_text_map_propagator(|p| {
+                p.extract_with_context(parent, &HeaderExtractor(headers))
+            }),
+        }
+    }
+
+    pub(crate) fn inject(&self, cx: &Context, headers: &mut HeaderMap) {
+        match self {
+            Propagation::Propagators(p) => p.inject_headers(cx, headers),
+            Propagation::Global => opentelemetry::global::get_text_map_propagator(|p| {
+                p.inject_context(cx, &mut HeaderInjector(headers))
+            }),
+        }
+    }
+}
+
+/// Everything a layer is configured with; shared by every clone of the service.
+#[derive(Clone)]
+pub(crate) struct Options {
+    tracer: TracerSource,
+    meter: MeterSource,
+    pub(crate) traces: bool,
+    pub(crate) metrics: bool,
+    pub(crate) propagation: Propagation,
+    pub(crate) filter: Option<Filter>,
+    pub(crate) span_name: Option<SpanNameFormatter>,
+    pub(crate) request_hook: Option<RequestHook>,
+    pub(crate) response_hook: Option<ResponseHook>,
+    pub(crate) public_endpoint: Option<Filter>,
+    pub(crate) response_propagation: Option<ResponsePropagation>,
+    pub(crate) redacted_query_params: Vec<Cow<'static, str>>,
+    pub(crate) request_headers: Vec<HeaderName>,
+    pub(crate) response_headers: Vec<HeaderName>,
+    pub(crate) trust_forwarded: bool,
+}
+
+fn scope() -> InstrumentationScope {
+    InstrumentationScope::builder(env!("CARGO_PKG_NAME"))
+        .with_version(env!("CARGO_PKG_VERSION"))
+        .with_schema_url(opentelemetry_semantic_conventions::SCHEMA_URL)
+        .build()
+}
+
+impl Options {
+    fn new() -> Self {
+        Options {
+            tracer: TracerSource::Global(Arc::default()),
+            meter: MeterSource::Global(Arc::default()),
+            traces: true,
+            metrics: true,
+            propagation: Propagation::Global,
+            filter: None,
+            span_name: None,
+            request_hook: None,
+            response_hook: None,
+            public_endpoint: None,
+            response_propagation: None,
+            redacted_query_params: DEFAULT_REDACTED_QUERY_PARAMS
+                .iter()
+                .map(|p| Cow::Borrowed(*p))
+                .collect(),
+            request_headers: Vec::new(),
+            response_headers: Vec::new(),
+            trust_forwarded: false,
+        }
+    }
+
+    pub(crate) fn tracer(&self) -> &BoxedTracer {
+        match &self.tracer {
+            TracerSource::Global(cell) => {
+                cell.get_or_init(|| opentelemetry::global::tracer_with_scope(scope()))
+            }
+            TracerSource::Provided(tracer) => tracer,
+        }
+    }
+
+    pub(crate) fn instruments(&self, side: Side) -> &Arc<Instruments> {
+        match &self.meter {
+            MeterSource::Global(cell) => cell.get_or_init(|| {
+                Arc::new(Instruments::new(
+                    &opentelemetry::global::meter_with_scope(scope()),
+                    side,
+                ))
+            }),
+            MeterSource::Provided(instruments) => instruments,
+        }
+    }
+
+    /// Whether the filter lets this request be instrumented.
+    pub(crate) fn instruments_request(&self, head: &RequestHead<'_>) -> bool {
+        (self.traces || self.metrics) && self.filter.as_ref().is_none_or(|f| f(head))
+    }
+}
+
+/// A tower layer that instruments HTTP services with OpenTelemetry traces and metrics.
+///
+/// [`OtelLayer::server`] goes on a server (an axum `Router`, a hyper service);
+/// [`OtelLayer::client`] goes around an HTTP client service. Both share every option below.
+///
+/// ```
+/// use axum::{routing::get, Router};
+/// use otel_http::OtelLayer;
+///
+/// let app: Router = Router::new()
+///     .route("/users/{id}", get(|| async { "hello" }))
+///     .layer(OtelLayer::server());
+/// ```
+pub struct OtelLayer<K> {
+    pub(crate) options: Arc<Options>,
+    kind: PhantomData<fn() -> K>,
+}
+
+impl<K> Clone for OtelLayer<K> {
+    fn clone(&self) -> Self {
+        OtelLayer {
+            options: self.options.clone(),
+            kind: PhantomData,
+        }
+    }
+}
+
+impl<K> fmt::Debug for OtelLayer<K> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OtelLayer")
+            .field("traces", &self.options.traces)
+            .field("metrics", &self.options.metrics)
+            .finish_non_exhaustive()
+    }
+}
+
+impl OtelLayer<Server> {
+    /// A layer for HTTP servers: SERVER spans, `http.server.*` metrics.
+    pub fn server() -> Self {
+        OtelLayer {
+            options: Arc::new(Options::new()),
+            kind: PhantomData,
+        }
+    }
+}
+
+impl OtelLayer<Client> {
+    /// A layer for HTTP clients: CLIENT spans, context injected, `http.client.*` metrics.
+    pub fn client() -> Self {
+        OtelLayer {
+            options: Arc::new(Options::new()),
+            kind: PhantomData,
+        }
+    }
+}
+
+impl<K: Kind> OtelLayer<K> {
+    fn with(mut self, change: impl FnOnce(&mut Options)) -> Self {
+        change(Arc::make_mut(&mut self.options));
+        self
+    }
+
+    /// Takes spans from this provider instead of the global one.
+    pub fn tracer_provider<P>(self, provider: &P) -> Self
+    where
+        P: TracerProvider,
+        P::Tracer: Send + Sync + 'static,
+        <P::Tracer as opentelemetry::trace::Tracer>::Span: Send + Sync + 'static,
+    {
+        let tracer = BoxedTracer::new(Box::new(provider.tracer_with_scope(scope())));
+        self.with(|o| o.tracer = TracerSource::Provided(Arc::new(tracer)))
+    }
+
+    /// Records metrics with this provider instead of the global one.
+    pub fn meter_provider(self, provider: &dyn MeterProvider) -> Self {
+        let meter: Meter = provider.meter_with_scope(scope());
+        let instruments = Arc::new(Instruments::new(&meter, K::SIDE.0));
+        self.with(|o| o.meter = MeterSource::Provided(instruments))
+    }
+
+    /// Reads and writes headers with these propagators, straight over the `HeaderMap`, instead
+    /// of the global text map propagator. `Propagators::from_env()` is what `OTEL_PROPAGATORS` says.
+    pub fn propagators(self, propagators: Propagators) -> Self {
+        self.with(|o| o.propagation = Propagation::Propagators(propagators))
+    }
+
+    /// Switches spans on or off (on by default). Context is propagated either way.
+    pub fn traces(self, enabled: bool) -> Self {
+        self.with(|o| o.traces = enabled)
+    }
+
+    /// Switches metrics on or off (on by default).
+    pub fn metrics(self, enabled: bool) -> Self {
+        self.with(|o| o.metrics = enabled)
+    }
+
+    /// Instruments only the requests for which `filter` returns `true`; see [`crate::filters`].
+    pub fn filter(self, filter: impl Fn(&RequestHead<'_>) -> bool + Send + Sync + 'static) -> Self {
+        self.with(|o| o.filter = Some(Arc::new(filter)))
+    }
+
+    /// Names spans with `formatter(request, route)` instead of `{method} {route}` / `{method}`.
+    pub fn span_name(
+        self,
+        formatter: impl Fn(&RequestHead<'_>, Option<&str>) -> String + Send + Sync + 'static,
+    ) -> Self {
+        self.with(|o| o.span_name = Some(Arc::new(formatter)))
+    }
+
+    /// Calls `hook` with each recorded span as its request starts, to add attributes.
+    pub fn on_request(
+        self,
+        hook: impl Fn(&SpanRef<'_>, &RequestHead<'_>) + Send + Sync + 'static,
+    ) -> Self {
+        self.with(|o| o.request_hook = Some(Arc::new(hook)))
+    }
+
+    /// Calls `hook` with each recorded span when its response head arrives.
+    pub fn on_response(
+        self,
+        hook: impl Fn(&SpanRef<'_>, &ResponseHead<'_>) + Send + Sync + 'static,
+    ) -> Self {
+        self.with(|o| o.response_hook = Some(Arc::new(hook)))
+    }
+
+    /// Treats every incoming context as untrusted (servers): the span starts a new trace and
+    /// links to the caller's span instead of becoming its child.
+    pub fn public_endpoint(self, public: bool) -> Self {
+        self.with(|o| {
+            o.public_endpoint = public.then(|| Arc::new(|_: &RequestHead<'_>| true) as Filter)
+        })
+    }
+
+    /// [`OtelLayer::public_endpoint`] decided per request.
+    pub fn public_endpoint_fn(
+        self,
+        public: impl Fn(&RequestHead<'_>) -> bool + Send + Sync + 'static,
+    ) -> Self {
+        self.with(|o| o.public_endpoint = Some(Arc::new(public)))
+    }
+
+    /// Writes the server span's context into each response (servers).
+    pub fn propagate_to_response(self, header: ResponsePropagation) -> Self {
+        self.with(|o| o.response_propagation = Some(header))
+    }
+
+    /// Replaces the query parameters whose values are redacted in `url.query` / `url.full`
+    /// (default: [`crate::semconv::DEFAULT_REDACTED_QUERY_PARAMS`]).
+    pub fn redact_query_params<I, S>(self, names: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<Cow<'static, str>>,
+    {
+        let names = names.into_iter().map(Into::into).collect();
+        self.with(|o| o.redacted_query_params = names)
+    }
+
+    /// Records these request headers as `http.request.header.<name>` (opt-in: they may carry
+    /// personal data).
+    pub fn capture_request_headers(self, names: impl IntoIterator<Item = HeaderName>) -> Self {
+        let names = names.into_iter().collect();
+        self.with(|o| o.request_headers = names)
+    }
+
+    /// Records these response headers as `http.response.header.<name>`.
+    pub fn capture_response_headers(self, names: impl IntoIterator<Item = HeaderName>) -> Self {
+        let names = names.into_iter().collect();
+        self.with(|o| o.response_headers = names)
+    }
+
+    /// Reads `server.address` and `client.address` from `Forwarded` / `X-Forwarded-*` (servers).
+    /// Off by default: only a proxy you run may set them.
+    pub fn trust_forwarded_headers(self, trust: bool) -> Self {
+        self.with(|o| o.trust_forwarded = trust)
+    }
+}

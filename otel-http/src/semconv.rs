@@ -1,0 +1,286 @@
+//! The HTTP semantic conventions, in one place: attribute keys (the semconv crate's constants),
+//! method normalisation, protocol versions, host parsing, URL redaction and error types.
+
+use std::borrow::Cow;
+
+use http::{HeaderMap, Method, Uri, Version};
+use opentelemetry::{Key, KeyValue, StringValue, Value};
+use opentelemetry_semantic_conventions::attribute as attr;
+
+/// Keys, built once as `&'static str` keys (no allocation per request).
+pub(crate) mod key {
+    use super::{Key, attr};
+    pub(crate) const METHOD: Key = Key::from_static_str(attr::HTTP_REQUEST_METHOD);
+    pub(crate) const METHOD_ORIGINAL: Key =
+        Key::from_static_str(attr::HTTP_REQUEST_METHOD_ORIGINAL);
+    pub(crate) const URL_SCHEME: Key = Key::from_static_str(attr::URL_SCHEME);
+    pub(crate) const URL_PATH: Key = Key::from_static_str(attr::URL_PATH);
+    pub(crate) const URL_QUERY: Key = Key::from_static_str(attr::URL_QUERY);
+    pub(crate) const URL_FULL: Key = Key::from_static_str(attr::URL_FULL);
+    pub(crate) const ROUTE: Key = Key::from_static_str(attr::HTTP_ROUTE);
+    pub(crate) const SERVER_ADDRESS: Key = Key::from_static_str(attr::SERVER_ADDRESS);
+    pub(crate) const SERVER_PORT: Key = Key::from_static_str(attr::SERVER_PORT);
+    pub(crate) const CLIENT_ADDRESS: Key = Key::from_static_str(attr::CLIENT_ADDRESS);
+    pub(crate) const CLIENT_PORT: Key = Key::from_static_str(attr::CLIENT_PORT);
+    pub(crate) const PEER_ADDRESS: Key = Key::from_static_str(attr::NETWORK_PEER_ADDRESS);
+    pub(crate) const PEER_PORT: Key = Key::from_static_str(attr::NETWORK_PEER_PORT);
+    pub(crate) const PROTOCOL_VERSION: Key = Key::from_static_str(attr::NETWORK_PROTOCOL_VERSION);
+    pub(crate) const USER_AGENT: Key = Key::from_static_str(attr::USER_AGENT_ORIGINAL);
+    pub(crate) const STATUS_CODE: Key = Key::from_static_str(attr::HTTP_RESPONSE_STATUS_CODE);
+    pub(crate) const ERROR_TYPE: Key = Key::from_static_str(attr::ERROR_TYPE);
+    pub(crate) const REQUEST_BODY_SIZE: Key = Key::from_static_str(attr::HTTP_REQUEST_BODY_SIZE);
+    pub(crate) const RESPONSE_BODY_SIZE: Key = Key::from_static_str(attr::HTTP_RESPONSE_BODY_SIZE);
+}
+
+/// `http.request.method`: one of the known methods, or `_OTHER` (the original then goes in
+/// `http.request.method_original`), so that a client cannot mint unbounded attribute values.
+pub(crate) fn method(method: &Method) -> (&'static str, Option<&str>) {
+    let known = match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        Method::PATCH => "PATCH",
+        Method::CONNECT => "CONNECT",
+        Method::TRACE => "TRACE",
+        _ if method.as_str() == "QUERY" => "QUERY",
+        _ => return ("_OTHER", Some(method.as_str())),
+    };
+    (known, None)
+}
+
+/// `network.protocol.version`.
+pub(crate) fn protocol_version(version: Version) -> Option<&'static str> {
+    Some(match version {
+        Version::HTTP_09 => "0.9",
+        Version::HTTP_10 => "1.0",
+        Version::HTTP_11 => "1.1",
+        Version::HTTP_2 => "2",
+        Version::HTTP_3 => "3",
+        _ => return None,
+    })
+}
+
+/// Splits `host[:port]` (IPv6 literals in brackets); the port is `None` when absent or invalid.
+pub(crate) fn split_host_port(authority: &str) -> (&str, Option<u16>) {
+    let authority = authority.trim();
+    if let Some(rest) = authority.strip_prefix('[') {
+        // [v6]:port
+        return match rest.split_once(']') {
+            Some((host, port)) => (host, port.strip_prefix(':').and_then(|p| p.parse().ok())),
+            None => (authority, None),
+        };
+    }
+    match authority.rsplit_once(':') {
+        Some((host, port)) if !host.contains(':') => (host, port.parse().ok()),
+        _ => (authority, None),
+    }
+}
+
+/// The request's `server.address` / `server.port`: the URI's authority (HTTP/2 `:authority`,
+/// absolute-form requests), else the `Host` header.
+pub(crate) fn server_address<'a>(
+    uri: &'a Uri,
+    headers: &'a HeaderMap,
+) -> Option<(&'a str, Option<u16>)> {
+    if let Some(authority) = uri.authority() {
+        return Some((
+            authority.host().trim_matches(['[', ']']),
+            authority.port_u16(),
+        ));
+    }
+    let host = headers.get(http::header::HOST)?.to_str().ok()?;
+    Some(split_host_port(host))
+}
+
+/// The query parameters whose values are replaced by `REDACTED`, as the semantic conventions
+/// recommend: signatures and credentials that grant access to whoever reads the telemetry.
+pub const DEFAULT_REDACTED_QUERY_PARAMS: &[&str] = &[
+    "AWSAccessKeyId",
+    "Signature",
+    "sig",
+    "X-Goog-Signature",
+    "X-Amz-Signature",
+    "X-Amz-Credential",
+    "X-Amz-Security-Token",
+];
+
+/// `query` with the values of `sensitive` parameters replaced by `REDACTED`; borrowed when there is
+/// nothing to replace.
+pub(crate) fn redact_query<'a>(query: &'a str, sensitive: &[Cow<'static, str>]) -> Cow<'a, str> {
+    let needs = query.split('&').any(|pair| {
+        let name = pair.split_once('=').map_or(pair, |(n, _)| n);
+        sensitive.iter().any(|s| s == name)
+    });
+    if !needs {
+        return Cow::Borrowed(query);
+    }
+    let mut out = String::with_capacity(query.len());
+    for (i, pair) in query.split('&').enumerate() {
+        if i > 0 {
+            out.push('&');
+        }
+        match pair.split_once('=') {
+            Some((name, _)) if sensitive.iter().any(|s| s == name) => {
+                out.push_str(name);
+                out.push_str("=REDACTED");
+            }
+            _ => out.push_str(pair),
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// `url.full` for a client request: scheme, host and port, path, and the query redacted; user
+/// info (credentials) is never included, as `http::Uri` drops it from the authority we rebuild.
+pub(crate) fn url_full(uri: &Uri, headers: &HeaderMap, sensitive: &[Cow<'static, str>]) -> String {
+    let scheme = uri.scheme_str().unwrap_or("http");
+    let (host, port) = match uri.authority() {
+        Some(a) => (a.host(), a.port_u16()),
+        None => server_address(uri, headers).unwrap_or(("", None)),
+    };
+    let mut url = String::with_capacity(scheme.len() + host.len() + uri.path().len() + 16);
+    url.push_str(scheme);
+    url.push_str("://");
+    url.push_str(host);
+    if let Some(port) = port {
+        url.push(':');
+        url.push_str(&port.to_string());
+    }
+    url.push_str(uri.path());
+    if let Some(query) = uri.query() {
+        url.push('?');
+        url.push_str(&redact_query(query, sensitive));
+    }
+    url
+}
+
+/// `error.type` for a status code, by the side's rule: servers fail on 5xx, clients on 4xx too.
+pub(crate) fn status_error(status: u16, client: bool) -> Option<StringValue> {
+    let failed = status >= 500 || (client && status >= 400);
+    failed.then(|| status_code_text(status))
+}
+
+/// The decimal text of a status code, without formatting at run time for the common ones.
+pub(crate) fn status_code_text(status: u16) -> StringValue {
+    StringValue::from(match status {
+        400 => "400",
+        401 => "401",
+        403 => "403",
+        404 => "404",
+        405 => "405",
+        408 => "408",
+        409 => "409",
+        413 => "413",
+        422 => "422",
+        429 => "429",
+        499 => "499",
+        500 => "500",
+        501 => "501",
+        502 => "502",
+        503 => "503",
+        504 => "504",
+        _ => return StringValue::from(status.to_string()),
+    })
+}
+
+/// The `error.type` of an error value: its type's name, low in cardinality as the spec asks.
+pub(crate) fn error_type_of<E>() -> StringValue {
+    StringValue::from(std::any::type_name::<E>())
+}
+
+/// `http.request.header.<name>` / `http.response.header.<name>`: every value, as a string array.
+pub(crate) fn captured_headers(
+    prefix: &'static str,
+    names: &[http::HeaderName],
+    headers: &HeaderMap,
+    out: &mut Vec<KeyValue>,
+) {
+    for name in names {
+        let values: Vec<StringValue> = headers
+            .get_all(name)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .map(|v| StringValue::from(v.to_owned()))
+            .collect();
+        if !values.is_empty() {
+            out.push(KeyValue::new(
+                format!("{prefix}.{}", name.as_str()),
+                Value::Array(values.into()),
+            ));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn methods() {
+        assert_eq!(method(&Method::GET), ("GET", None));
+        assert_eq!(
+            method(&Method::from_bytes(b"QUERY").unwrap()),
+            ("QUERY", None)
+        );
+        assert_eq!(
+            method(&Method::from_bytes(b"FOO").unwrap()),
+            ("_OTHER", Some("FOO"))
+        );
+        assert_eq!(
+            method(&Method::from_bytes(b"get").unwrap()),
+            ("_OTHER", Some("get"))
+        );
+    }
+
+    #[test]
+    fn hosts() {
+        assert_eq!(
+            split_host_port("example.com:8080"),
+            ("example.com", Some(8080))
+        );
+        assert_eq!(split_host_port("example.com"), ("example.com", None));
+        assert_eq!(split_host_port("[::1]:443"), ("::1", Some(443)));
+        assert_eq!(split_host_port("[::1]"), ("::1", None));
+        assert_eq!(split_host_port("host:notaport"), ("host", None));
+    }
+
+    #[test]
+    fn query_redaction() {
+        let sensitive: Vec<Cow<'static, str>> = DEFAULT_REDACTED_QUERY_PARAMS
+            .iter()
+            .map(|s| Cow::Borrowed(*s))
+            .collect();
+        assert!(matches!(
+            redact_query("q=1&page=2", &sensitive),
+            Cow::Borrowed(_)
+        ));
+        assert_eq!(
+            redact_query("q=1&sig=abc&X-Amz-Signature=def&sig", &sensitive),
+            "q=1&sig=REDACTED&X-Amz-Signature=REDACTED&sig"
+        );
+    }
+
+    #[test]
+    fn full_urls_drop_credentials() {
+        let sensitive = vec![Cow::Borrowed("sig")];
+        let uri: Uri = "https://user:pass@api.example.com:8443/v1/items?sig=s&q=1"
+            .parse()
+            .unwrap();
+        assert_eq!(
+            url_full(&uri, &HeaderMap::new(), &sensitive),
+            "https://api.example.com:8443/v1/items?sig=REDACTED&q=1"
+        );
+    }
+
+    #[test]
+    fn status_rules() {
+        assert!(status_error(404, false).is_none());
+        assert_eq!(status_error(404, true).unwrap().as_str(), "404");
+        assert_eq!(status_error(503, false).unwrap().as_str(), "503");
+        assert!(status_error(200, true).is_none());
+        assert_eq!(status_error(599, true).unwrap().as_str(), "599");
+    }
+}

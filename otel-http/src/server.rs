@@ -1,0 +1,69 @@
+//! The server side: [`OtelLayer<Server>`] and [`ServerService`].
+
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use http::{Request, Response};
+use http_body::Body;
+use tower_layer::Layer;
+use tower_service::Service;
+
+use crate::body::ResponseBody;
+use crate::future::ResponseFuture;
+use crate::inflight::Inflight;
+use crate::options::{Options, OtelLayer, RequestHead, Server};
+
+impl<S> Layer<S> for OtelLayer<Server> {
+    type Service = ServerService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        ServerService {
+            inner,
+            options: self.options.clone(),
+        }
+    }
+}
+
+/// Instruments an HTTP server: extracts the caller's context, starts a SERVER span as its child,
+/// makes it current while the inner service runs (and puts it in the request's extensions), and
+/// ends it when the response body ends. Built by [`OtelLayer::server`].
+#[derive(Clone)]
+pub struct ServerService<S> {
+    inner: S,
+    options: Arc<Options>,
+}
+
+impl<S: std::fmt::Debug> std::fmt::Debug for ServerService<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerService")
+            .field("inner", &self.inner)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for ServerService<S>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    ResBody: Body,
+{
+    type Response = Response<ResponseBody<ResBody>>;
+    type Error = S::Error;
+    type Future = ResponseFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
+        if !self.options.instruments_request(&RequestHead::of(&req)) {
+            return ResponseFuture::new(self.inner.call(req), None);
+        }
+        let inflight = Inflight::server(&self.options, &req);
+        req.extensions_mut().insert(inflight.cx.clone());
+        let future = {
+            let _guard = inflight.cx.clone().attach();
+            self.inner.call(req)
+        };
+        ResponseFuture::new(future, Some(inflight))
+    }
+}

@@ -1,0 +1,527 @@
+//! The server layer on a real axum server, driven by a real hyper client over 127.0.0.1.
+
+mod common;
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::Request;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use common::{Telemetry, attr, send, serve, span};
+use opentelemetry::trace::{SpanKind, Status, TraceContextExt};
+use opentelemetry::{Context, KeyValue};
+use otel_http::ResponsePropagation;
+use otel_propagation::Propagators;
+
+const TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
+const PARENT_ID: &str = "00f067aa0ba902b7";
+const TRACEPARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+
+fn app() -> Router {
+    Router::new()
+        .route("/users/{id}", get(|| async { "user" }))
+        .route("/fail", get(|| async { StatusCode::SERVICE_UNAVAILABLE }))
+        .route("/missing", get(|| async { StatusCode::NOT_FOUND }))
+        .route("/health", get(|| async { "ok" }))
+        .route("/echo", post(|body: String| async move { body }))
+}
+
+#[tokio::test]
+async fn server_span_is_the_callers_child_with_the_http_attributes() {
+    let t = Telemetry::new();
+    let addr = serve(app().layer(t.server())).await;
+    let (status, _, body) = send(
+        "GET",
+        format!("http://{addr}/users/42?q=rust&sig=secret"),
+        &[
+            ("traceparent", TRACEPARENT),
+            ("user-agent", "test-agent/1.0"),
+        ],
+    )
+    .await;
+    assert_eq!((status, body.as_str()), (StatusCode::OK, "user"));
+
+    let spans = t.wait_for_spans(1).await;
+    let s = span(&spans, "GET /users/{id}");
+    assert_eq!(s.span_kind, SpanKind::Server);
+    assert_eq!(s.span_context.trace_id().to_string(), TRACE_ID);
+    assert_eq!(s.parent_span_id.to_string(), PARENT_ID);
+    assert!(s.parent_span_is_remote);
+    assert_eq!(s.status, Status::Unset);
+    let expect = [
+        ("http.request.method", "GET"),
+        ("url.scheme", "http"),
+        ("url.path", "/users/42"),
+        ("url.query", "q=rust&sig=REDACTED"),
+        ("http.route", "/users/{id}"),
+        ("server.address", "127.0.0.1"),
+        ("server.port", &addr.port().to_string()),
+        ("client.address", "127.0.0.1"),
+        ("network.peer.address", "127.0.0.1"),
+        ("network.protocol.version", "1.1"),
+        ("user_agent.original", "test-agent/1.0"),
+        ("http.response.status_code", "200"),
+        ("http.response.body.size", "4"),
+    ];
+    for (key, value) in expect {
+        assert_eq!(attr(s, key).as_deref(), Some(value), "{key}");
+    }
+    assert!(attr(s, "client.port").is_some());
+    assert_eq!(attr(s, "error.type"), None);
+}
+
+#[tokio::test]
+async fn status_rules_for_servers() {
+    let t = Telemetry::new();
+    let addr = serve(app().layer(t.server())).await;
+    send("GET", format!("http://{addr}/fail"), &[]).await;
+    send("GET", format!("http://{addr}/missing"), &[]).await;
+    let spans = t.wait_for_spans(2).await;
+    let fail = span(&spans, "GET /fail");
+    assert_eq!(attr(fail, "error.type").as_deref(), Some("503"));
+    assert!(matches!(fail.status, Status::Error { .. }));
+    let missing = span(&spans, "GET /missing");
+    assert_eq!(
+        attr(missing, "http.response.status_code").as_deref(),
+        Some("404")
+    );
+    assert_eq!(
+        attr(missing, "error.type"),
+        None,
+        "4xx is not a server error"
+    );
+    assert_eq!(missing.status, Status::Unset);
+}
+
+#[tokio::test]
+async fn unmatched_paths_and_unknown_methods() {
+    let t = Telemetry::new();
+    let addr = serve(app().layer(t.server())).await;
+    send("FOO", format!("http://{addr}/users/1"), &[]).await;
+    let spans = t.wait_for_spans(1).await;
+    let s = &spans[0];
+    assert_eq!(s.name, "HTTP /users/{id}");
+    assert_eq!(attr(s, "http.request.method").as_deref(), Some("_OTHER"));
+    assert_eq!(
+        attr(s, "http.request.method_original").as_deref(),
+        Some("FOO")
+    );
+}
+
+#[tokio::test]
+async fn a_new_trace_without_incoming_context() {
+    let t = Telemetry::new();
+    let addr = serve(app().layer(t.server())).await;
+    send(
+        "GET",
+        format!("http://{addr}/users/1"),
+        &[("traceparent", "garbage")],
+    )
+    .await;
+    let spans = t.wait_for_spans(1).await;
+    assert!(spans[0].span_context.is_valid());
+    assert_eq!(
+        spans[0].parent_span_id,
+        opentelemetry::trace::SpanId::INVALID
+    );
+}
+
+#[tokio::test]
+async fn handlers_run_under_the_server_span() {
+    let t = Telemetry::new();
+    let tracer_provider = t.tracer_provider.clone();
+    let handler = move |req: Request| {
+        let tracer_provider = tracer_provider.clone();
+        async move {
+            use opentelemetry::trace::{Tracer, TracerProvider};
+            let current = Context::current().span().span_context().clone();
+            let from_extensions = req
+                .extensions()
+                .get::<Context>()
+                .unwrap()
+                .span()
+                .span_context()
+                .clone();
+            assert_eq!(current, from_extensions);
+            tracer_provider
+                .tracer("handler")
+                .in_span("handler work", |_| {});
+            "done"
+        }
+    };
+    let addr = serve(Router::new().route("/work", get(handler)).layer(t.server())).await;
+    send(
+        "GET",
+        format!("http://{addr}/work"),
+        &[("traceparent", TRACEPARENT)],
+    )
+    .await;
+    let spans = t.wait_for_spans(2).await;
+    let server = span(&spans, "GET /work");
+    let work = span(&spans, "handler work");
+    assert_eq!(work.parent_span_id, server.span_context.span_id());
+    assert_eq!(work.span_context.trace_id().to_string(), TRACE_ID);
+}
+
+#[tokio::test]
+async fn tracing_spans_nest_under_the_server_span() {
+    use opentelemetry::trace::TracerProvider;
+    use tracing_subscriber::layer::SubscriberExt;
+    let t = Telemetry::new();
+    let subscriber = tracing_subscriber::registry()
+        .with(tracing_opentelemetry::layer().with_tracer(t.tracer_provider.tracer("tracing")));
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let handler = || async {
+        let span = tracing::info_span!("tracing work");
+        let _entered = span.enter();
+        "done"
+    };
+    let addr = serve(Router::new().route("/work", get(handler)).layer(t.server())).await;
+    send(
+        "GET",
+        format!("http://{addr}/work"),
+        &[("traceparent", TRACEPARENT)],
+    )
+    .await;
+    let spans = t.wait_for_spans(2).await;
+    let server = span(&spans, "GET /work");
+    let work = span(&spans, "tracing work");
+    assert_eq!(work.span_context.trace_id(), server.span_context.trace_id());
+    assert_eq!(work.parent_span_id, server.span_context.span_id());
+}
+
+#[tokio::test]
+async fn streaming_bodies_are_timed_to_their_end() {
+    let t = Telemetry::new();
+    let handler = || async {
+        let chunks = async_stream_chunks();
+        Body::from_stream(chunks)
+    };
+    let addr = serve(
+        Router::new()
+            .route("/stream", get(handler))
+            .layer(t.server()),
+    )
+    .await;
+    let started = std::time::Instant::now();
+    let (_, _, body) = send("GET", format!("http://{addr}/stream"), &[]).await;
+    assert_eq!(body, "abc");
+    assert!(started.elapsed() >= Duration::from_millis(200));
+    let spans = t.wait_for_spans(1).await;
+    let s = &spans[0];
+    let duration = s.end_time.duration_since(s.start_time).unwrap();
+    assert!(
+        duration >= Duration::from_millis(200),
+        "span ended at the body's end: {duration:?}"
+    );
+    assert_eq!(attr(s, "http.response.body.size").as_deref(), Some("3"));
+}
+
+/// Three one-byte chunks, 100 ms apart.
+fn async_stream_chunks() -> impl futures_core::Stream<Item = Result<&'static str, std::io::Error>> {
+    let mut remaining = vec!["c", "b", "a"];
+    let mut delay: Option<std::pin::Pin<Box<tokio::time::Sleep>>> = None;
+    std::iter::from_fn(|| None::<()>);
+    futures_util_poll_fn(move |cx| {
+        if remaining.len() < 3 {
+            let sleep = delay
+                .get_or_insert_with(|| Box::pin(tokio::time::sleep(Duration::from_millis(100))));
+            if sleep.as_mut().poll(cx).is_pending() {
+                return std::task::Poll::Pending;
+            }
+            delay = None;
+        }
+        std::task::Poll::Ready(remaining.pop().map(Ok))
+    })
+}
+
+use std::future::Future as _;
+
+/// A stream from a poll function (no extra crates needed).
+fn futures_util_poll_fn<T, F>(f: F) -> PollFn<F>
+where
+    F: FnMut(&mut std::task::Context<'_>) -> std::task::Poll<Option<T>>,
+{
+    PollFn(f)
+}
+
+struct PollFn<F>(F);
+
+impl<T, F> futures_core::Stream for PollFn<F>
+where
+    F: FnMut(&mut std::task::Context<'_>) -> std::task::Poll<Option<T>> + Unpin,
+{
+    type Item = T;
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<T>> {
+        (self.0)(cx)
+    }
+}
+
+#[tokio::test]
+async fn a_client_that_goes_away_is_recorded() {
+    let t = Telemetry::new();
+    let handler = || async {
+        let endless = futures_util_poll_fn(|_cx| {
+            std::task::Poll::<Option<Result<&'static str, std::io::Error>>>::Pending
+        });
+        Body::from_stream(endless)
+    };
+    let addr = serve(Router::new().route("/hang", get(handler)).layer(t.server())).await;
+    let client = common::hyper_client();
+    let req = http::Request::get(format!("http://{addr}/hang"))
+        .body(http_body_util::Full::new(hyper::body::Bytes::new()))
+        .unwrap();
+    let res = client.request(req).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    drop(res);
+    drop(client);
+    let spans = t.wait_for_spans(1).await;
+    let s = &spans[0];
+    assert!(
+        s.events.iter().any(|e| e.name == "http.response.dropped"),
+        "{:?}",
+        s.events
+    );
+}
+
+#[tokio::test]
+async fn filtered_requests_are_not_traced() {
+    let t = Telemetry::new();
+    let addr = serve(app().layer(t.server().filter(otel_http::filters::not_health_check))).await;
+    send("GET", format!("http://{addr}/health"), &[]).await;
+    send("GET", format!("http://{addr}/users/1"), &[]).await;
+    let spans = t.wait_for_spans(1).await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let spans: Vec<_> = t
+        .spans
+        .get_finished_spans()
+        .unwrap()
+        .into_iter()
+        .chain(spans)
+        .collect();
+    assert!(spans.iter().all(|s| s.name != "GET /health"));
+}
+
+#[tokio::test]
+async fn hooks_add_attributes() {
+    let t = Telemetry::new();
+    let layer = t
+        .server()
+        .on_request(|span, req| {
+            span.set_attribute(KeyValue::new(
+                "app.tenant",
+                req.headers["x-tenant"].to_str().unwrap().to_owned(),
+            ))
+        })
+        .on_response(|span, res| {
+            span.set_attribute(KeyValue::new(
+                "app.cache",
+                res.headers.contains_key("x-cache"),
+            ))
+        })
+        .capture_request_headers([http::HeaderName::from_static("x-tenant")]);
+    let addr = serve(app().layer(layer)).await;
+    send(
+        "GET",
+        format!("http://{addr}/users/1"),
+        &[("x-tenant", "acme")],
+    )
+    .await;
+    let spans = t.wait_for_spans(1).await;
+    assert_eq!(attr(&spans[0], "app.tenant").as_deref(), Some("acme"));
+    assert_eq!(attr(&spans[0], "app.cache").as_deref(), Some("false"));
+    assert_eq!(
+        attr(&spans[0], "http.request.header.x-tenant").as_deref(),
+        Some("[\"acme\"]")
+    );
+}
+
+#[tokio::test]
+async fn public_endpoints_start_a_new_trace_with_a_link() {
+    let t = Telemetry::new();
+    let addr = serve(app().layer(t.server().public_endpoint(true))).await;
+    send(
+        "GET",
+        format!("http://{addr}/users/1"),
+        &[("traceparent", TRACEPARENT)],
+    )
+    .await;
+    let spans = t.wait_for_spans(1).await;
+    let s = &spans[0];
+    assert_ne!(s.span_context.trace_id().to_string(), TRACE_ID);
+    assert_eq!(s.parent_span_id, opentelemetry::trace::SpanId::INVALID);
+    let link = s.links.iter().next().expect("a link to the caller");
+    assert_eq!(link.span_context.trace_id().to_string(), TRACE_ID);
+    assert_eq!(link.span_context.span_id().to_string(), PARENT_ID);
+}
+
+#[tokio::test]
+async fn the_span_context_goes_back_in_the_response() {
+    let t = Telemetry::new();
+    let addr = serve(
+        app().layer(
+            t.server()
+                .propagate_to_response(ResponsePropagation::TraceResponse),
+        ),
+    )
+    .await;
+    let (_, headers, _) = send(
+        "GET",
+        format!("http://{addr}/users/1"),
+        &[("traceparent", TRACEPARENT)],
+    )
+    .await;
+    let spans = t.wait_for_spans(1).await;
+    let expected = format!("00-{TRACE_ID}-{}-01", spans[0].span_context.span_id());
+    assert_eq!(headers["traceresponse"], expected.as_str());
+}
+
+#[tokio::test]
+async fn every_propagator_carries_the_context_in() {
+    let cases: [(&str, Vec<(&str, String)>); 4] = [
+        (
+            "tracecontext",
+            vec![("traceparent", TRACEPARENT.to_owned())],
+        ),
+        ("b3", vec![("b3", format!("{TRACE_ID}-{PARENT_ID}-1"))]),
+        (
+            "b3multi",
+            vec![
+                ("x-b3-traceid", TRACE_ID.to_owned()),
+                ("x-b3-spanid", PARENT_ID.to_owned()),
+                ("x-b3-sampled", "1".to_owned()),
+            ],
+        ),
+        (
+            "tracecontext,baggage",
+            vec![
+                ("traceparent", TRACEPARENT.to_owned()),
+                ("baggage", "tenant=acme".to_owned()),
+            ],
+        ),
+    ];
+    for (setting, headers) in cases {
+        let t = Telemetry::new();
+        let (propagators, _) = Propagators::parse(setting);
+        let handler = || async {
+            use opentelemetry::baggage::BaggageExt;
+            Context::map_current(|cx| {
+                cx.baggage()
+                    .get("tenant")
+                    .map(|v| v.to_string())
+                    .unwrap_or_default()
+            })
+        };
+        let addr = serve(
+            Router::new()
+                .route("/b", get(handler))
+                .layer(t.server().propagators(propagators)),
+        )
+        .await;
+        let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let (_, _, body) = send("GET", format!("http://{addr}/b"), &headers).await;
+        let spans = t.wait_for_spans(1).await;
+        assert_eq!(
+            spans[0].span_context.trace_id().to_string(),
+            TRACE_ID,
+            "{setting}"
+        );
+        assert_eq!(spans[0].parent_span_id.to_string(), PARENT_ID, "{setting}");
+        if setting.contains("baggage") {
+            assert_eq!(body, "acme", "baggage reaches the handler");
+        }
+    }
+}
+
+#[tokio::test]
+async fn metrics_carry_the_semconv_attributes() {
+    let t = Telemetry::new();
+    let addr = serve(app().layer(t.server())).await;
+    send("GET", format!("http://{addr}/users/1"), &[]).await;
+    send("GET", format!("http://{addr}/users/2"), &[]).await;
+    send("GET", format!("http://{addr}/fail"), &[]).await;
+    send(
+        "POST",
+        format!("http://{addr}/echo"),
+        &[("content-length", "0")],
+    )
+    .await;
+    t.wait_for_spans(4).await;
+
+    let (unit, points) = t.points("http.server.request.duration");
+    assert_eq!(unit, "s");
+    let users = points
+        .iter()
+        .find(|(a, _)| a.get("http.route").map(String::as_str) == Some("/users/{id}"))
+        .unwrap();
+    assert_eq!(users.1, 2.0, "one series per route, never per raw path");
+    for (key, value) in [
+        ("http.request.method", "GET"),
+        ("url.scheme", "http"),
+        ("http.response.status_code", "200"),
+        ("network.protocol.version", "1.1"),
+    ] {
+        assert_eq!(users.0.get(key).map(String::as_str), Some(value), "{key}");
+    }
+    assert!(!users.0.contains_key("url.path"));
+    let fail = points
+        .iter()
+        .find(|(a, _)| a.get("http.route").map(String::as_str) == Some("/fail"))
+        .unwrap();
+    assert_eq!(fail.0.get("error.type").map(String::as_str), Some("503"));
+
+    let (unit, active) = t.points("http.server.active_requests");
+    assert_eq!(unit, "{request}");
+    assert!(
+        active.iter().all(|(a, v)| *v == 0.0 && a.len() == 2),
+        "{active:?}"
+    );
+    let (unit, sizes) = t.points("http.server.response.body.size");
+    assert_eq!(unit, "By");
+    assert!(!sizes.is_empty());
+    let (_, request_sizes) = t.points("http.server.request.body.size");
+    assert_eq!(request_sizes.len(), 1, "only the POST said its length");
+}
+
+#[tokio::test]
+async fn traces_and_metrics_switch_off_independently() {
+    let t = Telemetry::new();
+    let addr = serve(app().layer(t.server().traces(false))).await;
+    send(
+        "GET",
+        format!("http://{addr}/users/1"),
+        &[("traceparent", TRACEPARENT)],
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(t.spans.get_finished_spans().unwrap().is_empty());
+    let (_, points) = t.points("http.server.request.duration");
+    assert_eq!(points.len(), 1);
+}
+
+#[tokio::test]
+async fn errors_from_the_inner_service_are_recorded() {
+    use tower::ServiceExt;
+    let t = Telemetry::new();
+    let failing = tower::service_fn(|_req: http::Request<Body>| async {
+        Err::<http::Response<Body>, std::io::Error>(std::io::Error::other("boom"))
+    });
+    let service = tower::Layer::layer(&t.server(), failing);
+    let err = service
+        .oneshot(http::Request::get("/x").body(Body::empty()).unwrap())
+        .await;
+    assert!(err.is_err());
+    let spans = t.wait_for_spans(1).await;
+    assert_eq!(
+        attr(&spans[0], "error.type").as_deref(),
+        Some("std::io::error::Error")
+    );
+    assert!(matches!(spans[0].status, Status::Error { .. }));
+    let _ = IntoResponse::into_response("unused");
+}
