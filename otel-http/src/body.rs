@@ -23,10 +23,10 @@ pin_project! {
 impl<B: Body> ResponseBody<B> {
     pub(crate) fn new(inner: B, mut inflight: Option<Inflight>) -> Self {
         // A body that is over before it starts may never be polled (hyper checks first).
-        if inner.is_end_stream() {
-            if let Some(inflight) = inflight.as_mut() {
-                inflight.finish(Outcome::Complete);
-            }
+        if inner.is_end_stream()
+            && let Some(inflight) = inflight.as_mut()
+        {
+            inflight.finish(Outcome::Complete);
         }
         ResponseBody { inner, inflight }
     }

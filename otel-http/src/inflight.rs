@@ -213,7 +213,6 @@ impl Inflight {
                 hook(&span, &head);
             }
         }
-        drop(span);
         inflight.cx = cx;
         inflight
     }
@@ -291,7 +290,6 @@ impl Inflight {
                     hook(&span, &head);
                 }
             }
-            drop(span);
             inflight.cx = cx;
         }
         options.propagation.inject(&inflight.cx, req.headers_mut());
@@ -317,10 +315,10 @@ impl Inflight {
             response_body_size: 0,
             finished: false,
         };
-        if let Some(metrics) = &inflight.metrics {
-            if let Some(active) = &options.instruments(side).active {
-                active.add(1, &metrics.request[..metrics.active_len]);
-            }
+        if let Some(metrics) = &inflight.metrics
+            && let Some(active) = &options.instruments(side).active
+        {
+            active.add(1, &metrics.request[..metrics.active_len]);
         }
         inflight
     }
@@ -336,14 +334,13 @@ impl Inflight {
         let code = status.as_u16();
         self.status = Some(code);
         self.error_type = semconv::status_error(code, self.side == Side::Client);
-        if self.side == Side::Client {
-            if let (Some(metrics), Some(protocol)) =
+        if self.side == Side::Client
+            && let (Some(metrics), Some(protocol)) =
                 (&mut self.metrics, semconv::protocol_version(version))
-            {
-                metrics
-                    .request
-                    .push(KeyValue::new(key::PROTOCOL_VERSION, protocol));
-            }
+        {
+            metrics
+                .request
+                .push(KeyValue::new(key::PROTOCOL_VERSION, protocol));
         }
         if let Some(header) = self
             .options
@@ -372,10 +369,10 @@ impl Inflight {
         }
         let span = self.cx.span();
         let mut attributes = vec![KeyValue::new(key::STATUS_CODE, i64::from(code))];
-        if self.side == Side::Client {
-            if let Some(protocol) = semconv::protocol_version(version) {
-                attributes.push(KeyValue::new(key::PROTOCOL_VERSION, protocol));
-            }
+        if self.side == Side::Client
+            && let Some(protocol) = semconv::protocol_version(version)
+        {
+            attributes.push(KeyValue::new(key::PROTOCOL_VERSION, protocol));
         }
         semconv::captured_headers(
             "http.response.header",

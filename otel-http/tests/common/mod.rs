@@ -19,6 +19,9 @@ use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider, SpanData
 use otel_http::{Client as ClientKind, OtelLayer, Server};
 use otel_propagation::Propagators;
 
+/// A metric point: its attributes, and its count (histograms) or value (sums).
+pub type Point = (HashMap<String, String>, f64);
+
 pub struct Telemetry {
     pub spans: InMemorySpanExporter,
     pub tracer_provider: SdkTracerProvider,
@@ -74,7 +77,7 @@ impl Telemetry {
     }
 
     /// Histogram (or sum) points of metric `name`: attributes, count (or value), and the unit.
-    pub fn points(&self, name: &str) -> (String, Vec<(HashMap<String, String>, f64)>) {
+    pub fn points(&self, name: &str) -> (String, Vec<Point>) {
         self.meter_provider.force_flush().unwrap();
         let exported = self.metrics.get_finished_metrics().unwrap();
         let last = exported.last().expect("metrics exported");
