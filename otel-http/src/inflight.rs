@@ -6,7 +6,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use http::{HeaderMap, Request, StatusCode, Version};
-use opentelemetry::trace::{Link, SpanKind, Status, TraceContextExt, Tracer};
+use opentelemetry::global::BoxedSpan;
+use opentelemetry::trace::{Link, Span, SpanKind, Status, TraceContextExt, Tracer};
 use opentelemetry::{Context, KeyValue, StringValue, Value};
 
 use crate::metrics::MetricAttributes;
@@ -129,7 +130,10 @@ impl Inflight {
             (Some(proto), _) | (None, Some(proto)) => scheme_of(proto),
             (None, None) => "http",
         };
-        let route_value = route.map(|r| StringValue::from(Arc::<str>::from(r)));
+        // Shared by the span and the metrics; built only when the metrics need it.
+        let route_value = route
+            .filter(|_| options.metrics)
+            .map(|r| StringValue::from(Arc::<str>::from(r)));
         let protocol = semconv::protocol_version(req.version());
 
         let metrics = options.metrics.then(|| {
@@ -153,18 +157,8 @@ impl Inflight {
         if !options.traces {
             return inflight;
         }
-        let name = span_name(options, &head, method, route);
-        let tracer = options.tracer();
-        let mut builder = tracer.span_builder(name).with_kind(SpanKind::Server);
-        if let Some(link) = link {
-            builder = builder.with_links(vec![link]);
-        }
-        let cx = parent.with_span(builder.start_with_context(tracer, &parent));
-        let span = cx.span();
-        inflight.traced = span.is_recording();
-        if inflight.traced {
-            // Built only for a recorded span: a dropped one costs none of this.
-            let mut attributes = Vec::with_capacity(12);
+        let attributes = || {
+            let mut attributes = Vec::with_capacity(14);
             attributes.push(KeyValue::new(key::METHOD, method));
             if let Some(original) = method_original {
                 attributes.push(KeyValue::new(key::METHOD_ORIGINAL, original.to_owned()));
@@ -175,8 +169,11 @@ impl Inflight {
                 let query = semconv::redact_query(query, &options.redacted_query_params);
                 attributes.push(KeyValue::new(key::URL_QUERY, query.into_owned()));
             }
-            if let Some(route) = route_value {
-                attributes.push(KeyValue::new(key::ROUTE, route));
+            if let Some(route) = route {
+                let value = route_value
+                    .clone()
+                    .unwrap_or_else(|| StringValue::from(route.to_owned()));
+                attributes.push(KeyValue::new(key::ROUTE, value));
             }
             let host = match fwd_host {
                 Some(host) => Some(semconv::split_host_port(host)),
@@ -208,12 +205,15 @@ impl Inflight {
                 req.headers(),
                 &mut attributes,
             );
-            span.set_attributes(attributes);
-            if let Some(hook) = &options.request_hook {
-                hook(&span, &head);
-            }
+            attributes
+        };
+        let name = || span_name(options, &head, method, route);
+        let (span, traced) = start_span(options, SpanKind::Server, &parent, link, name, attributes);
+        inflight.cx = parent.with_span(span);
+        inflight.traced = traced;
+        if traced && let Some(hook) = &options.request_hook {
+            hook(&inflight.cx.span(), &head);
         }
-        inflight.cx = cx;
         inflight
     }
 
@@ -247,20 +247,14 @@ impl Inflight {
         inflight.request_body_size = content_length(req.headers());
 
         if options.traces {
-            let name: Cow<'static, str> = match &options.span_name {
-                Some(formatter) => formatter(&head, None).into(),
-                None if method == "_OTHER" => "HTTP".into(),
-                None => method.into(),
+            let name = || -> Cow<'static, str> {
+                match &options.span_name {
+                    Some(formatter) => formatter(&head, None).into(),
+                    None if method == "_OTHER" => "HTTP".into(),
+                    None => method.into(),
+                }
             };
-            let tracer = options.tracer();
-            let span = tracer
-                .span_builder(name)
-                .with_kind(SpanKind::Client)
-                .start_with_context(tracer, &parent);
-            let cx = parent.with_span(span);
-            let span = cx.span();
-            inflight.traced = span.is_recording();
-            if inflight.traced {
+            let attributes = || {
                 let mut attributes = Vec::with_capacity(8);
                 attributes.push(KeyValue::new(key::METHOD, method));
                 if let Some(original) = method_original {
@@ -285,12 +279,15 @@ impl Inflight {
                     req.headers(),
                     &mut attributes,
                 );
-                span.set_attributes(attributes);
-                if let Some(hook) = &options.request_hook {
-                    hook(&span, &head);
-                }
+                attributes
+            };
+            let (span, traced) =
+                start_span(options, SpanKind::Client, &parent, None, name, attributes);
+            inflight.cx = parent.with_span(span);
+            inflight.traced = traced;
+            if traced && let Some(hook) = &options.request_hook {
+                hook(&inflight.cx.span(), &head);
             }
-            inflight.cx = cx;
         }
         options.propagation.inject(&inflight.cx, req.headers_mut());
         inflight
@@ -491,6 +488,40 @@ fn push_peer<B>(req: &Request<B>, forwarded_client: Option<&str>, attributes: &m
         attributes.push(KeyValue::new(key::PEER_ADDRESS, peer.ip().to_string()));
         attributes.push(KeyValue::new(key::PEER_PORT, i64::from(peer.port())));
     }
+}
+
+/// Starts a span, handing the sampler its attributes and name up front when the span is likely to
+/// be recorded (a sampled parent, or none), so they move into the span whole. Under a parent that
+/// was not sampled, a parent-based sampler drops the span: then neither is built, unless the
+/// sampler decides otherwise after all.
+fn start_span(
+    options: &Options,
+    kind: SpanKind,
+    parent: &Context,
+    link: Option<Link>,
+    name: impl Fn() -> Cow<'static, str>,
+    attributes: impl Fn() -> Vec<KeyValue>,
+) -> (BoxedSpan, bool) {
+    let tracer = options.tracer();
+    let parent_span = parent.span();
+    let parent_context = parent_span.span_context();
+    let likely_recorded = !parent_context.is_valid() || parent_context.is_sampled();
+    let mut builder = if likely_recorded {
+        tracer.span_builder(name()).with_attributes(attributes())
+    } else {
+        tracer.span_builder("")
+    };
+    builder.span_kind = Some(kind);
+    if let Some(link) = link {
+        builder.links = Some(vec![link]);
+    }
+    let mut span = builder.start_with_context(tracer, parent);
+    let recorded = span.is_recording();
+    if recorded && !likely_recorded {
+        span.update_name(name());
+        span.set_attributes(attributes());
+    }
+    (span, recorded)
 }
 
 /// `{method} {route}`, `{method}`, `HTTP` for `_OTHER`, or the user's formatter. Built with one

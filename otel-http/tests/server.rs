@@ -525,3 +525,37 @@ async fn errors_from_the_inner_service_are_recorded() {
     assert!(matches!(spans[0].status, Status::Error { .. }));
     let _ = IntoResponse::into_response("unused");
 }
+
+#[tokio::test]
+async fn a_sampler_that_ignores_the_parent_still_gets_the_full_span() {
+    use opentelemetry_sdk::trace::{InMemorySpanExporter, Sampler, SdkTracerProvider};
+    let exporter = InMemorySpanExporter::default();
+    let provider = SdkTracerProvider::builder()
+        .with_sampler(Sampler::AlwaysOn)
+        .with_simple_exporter(exporter.clone())
+        .build();
+    let layer = otel_http::OtelLayer::server()
+        .tracer_provider(&provider)
+        .metrics(false);
+    let addr = serve(app().layer(layer)).await;
+    // The parent was not sampled: a parent-based sampler would drop this span; AlwaysOn keeps it.
+    let unsampled = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00";
+    send(
+        "GET",
+        format!("http://{addr}/users/42"),
+        &[("traceparent", unsampled)],
+    )
+    .await;
+    let mut spans = Vec::new();
+    for _ in 0..200 {
+        spans = exporter.get_finished_spans().unwrap();
+        if !spans.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let s = span(&spans, "GET /users/{id}");
+    assert_eq!(attr(s, "http.route").as_deref(), Some("/users/{id}"));
+    assert_eq!(attr(s, "url.path").as_deref(), Some("/users/42"));
+    assert_eq!(attr(s, "http.response.status_code").as_deref(), Some("200"));
+}
