@@ -37,6 +37,8 @@ pub(crate) struct Inflight {
     error_type: Option<StringValue>,
     request_body_size: Option<u64>,
     pub(crate) response_body_size: u64,
+    /// Span attributes gathered since the start, set when the request ends.
+    pending: Vec<KeyValue>,
     finished: bool,
 }
 
@@ -310,6 +312,7 @@ impl Inflight {
             error_type: None,
             request_body_size: None,
             response_body_size: 0,
+            pending: Vec::new(),
             finished: false,
         };
         if let Some(metrics) = &inflight.metrics
@@ -365,7 +368,9 @@ impl Inflight {
             return;
         }
         let span = self.cx.span();
-        let mut attributes = vec![KeyValue::new(key::STATUS_CODE, i64::from(code))];
+        // Set with the end-of-request attributes in `finish`: one call on the span, not two.
+        let attributes = &mut self.pending;
+        attributes.push(KeyValue::new(key::STATUS_CODE, i64::from(code)));
         if self.side == Side::Client
             && let Some(protocol) = semconv::protocol_version(version)
         {
@@ -375,9 +380,8 @@ impl Inflight {
             "http.response.header",
             &self.options.response_headers,
             headers,
-            &mut attributes,
+            attributes,
         );
-        span.set_attributes(attributes);
         if let Some(hook) = &self.options.response_hook {
             hook(
                 &span,
@@ -405,7 +409,7 @@ impl Inflight {
             if dropped {
                 span.add_event("http.response.dropped", Vec::new());
             }
-            let mut attributes = Vec::with_capacity(2);
+            let mut attributes = std::mem::take(&mut self.pending);
             if let Some(error_type) = &self.error_type {
                 attributes.push(KeyValue::new(
                     key::ERROR_TYPE,
@@ -476,16 +480,20 @@ fn push_peer<B>(req: &Request<B>, forwarded_client: Option<&str>, attributes: &m
         let _ = req;
         None
     };
-    match (forwarded_client, peer) {
-        (Some(client), _) => attributes.push(KeyValue::new(key::CLIENT_ADDRESS, client.to_owned())),
-        (None, Some(peer)) => {
-            attributes.push(KeyValue::new(key::CLIENT_ADDRESS, peer.ip().to_string()));
+    // Formatted once, shared by `client.address` and `network.peer.address`.
+    let peer_ip = peer.map(|peer| StringValue::from(Arc::<str>::from(peer.ip().to_string())));
+    match (forwarded_client, peer, &peer_ip) {
+        (Some(client), _, _) => {
+            attributes.push(KeyValue::new(key::CLIENT_ADDRESS, client.to_owned()))
+        }
+        (None, Some(peer), Some(ip)) => {
+            attributes.push(KeyValue::new(key::CLIENT_ADDRESS, ip.clone()));
             attributes.push(KeyValue::new(key::CLIENT_PORT, i64::from(peer.port())));
         }
-        (None, None) => {}
+        _ => {}
     }
-    if let Some(peer) = peer {
-        attributes.push(KeyValue::new(key::PEER_ADDRESS, peer.ip().to_string()));
+    if let (Some(peer), Some(ip)) = (peer, peer_ip) {
+        attributes.push(KeyValue::new(key::PEER_ADDRESS, ip));
         attributes.push(KeyValue::new(key::PEER_PORT, i64::from(peer.port())));
     }
 }
