@@ -55,10 +55,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                             continue;
                         };
                         let mut client = client.clone();
-                        if let Ok(ready) = client.ready().await {
-                            if let Ok(response) = ready.call(request).await {
-                                let _ = response.into_body().collect().await;
-                            }
+                        if let Ok(ready) = client.ready().await
+                            && let Ok(response) = ready.call(request).await
+                        {
+                            let _ = response.into_body().collect().await;
                         }
                     }
                     "ok"
