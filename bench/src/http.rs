@@ -1,0 +1,127 @@
+//! HTTP server variants shared by the callgrind driver (`http-ir`) and the load-test server
+//! (`http-server`): plain axum, ours in each configuration, and the peers, with SDK providers
+//! whose exporters discard.
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::routing::get;
+use http::Request;
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_sdk::error::OTelSdkResult;
+use opentelemetry_sdk::metrics::data::ResourceMetrics;
+use opentelemetry_sdk::metrics::exporter::PushMetricExporter;
+use opentelemetry_sdk::metrics::{PeriodicReader, SdkMeterProvider, Temporality};
+use opentelemetry_sdk::trace::{SdkTracerProvider, SpanData, SpanExporter};
+use tracing_opentelemetry::OpenTelemetrySpanExt;
+use tracing_subscriber::layer::SubscriberExt;
+
+/// The variants, plain first.
+pub const VARIANTS: [&str; 8] = [
+    "plain-axum",
+    "ours-traces",
+    "ours-traces-unsampled",
+    "ours-traces-metrics",
+    "ours-traces-direct-propagators",
+    "tower-http-trace+tracing-opentelemetry",
+    "axum-tracing-opentelemetry",
+    "opentelemetry-instrumentation-tower",
+];
+
+/// An exporter that drops everything.
+#[derive(Debug)]
+pub struct Discard;
+
+impl SpanExporter for Discard {
+    async fn export(&self, _batch: Vec<SpanData>) -> OTelSdkResult {
+        Ok(())
+    }
+}
+
+impl PushMetricExporter for Discard {
+    async fn export(&self, _metrics: &ResourceMetrics) -> OTelSdkResult {
+        Ok(())
+    }
+    fn force_flush(&self) -> OTelSdkResult {
+        Ok(())
+    }
+    fn shutdown_with_timeout(&self, _timeout: Duration) -> OTelSdkResult {
+        Ok(())
+    }
+    fn temporality(&self) -> Temporality {
+        Temporality::Cumulative
+    }
+}
+
+fn routes() -> Router {
+    Router::new().route("/users/{id}", get(|| async { "user" }))
+}
+
+/// The router for `variant`, or `None` for an unknown name.
+pub fn router(variant: &str, tracer_provider: &SdkTracerProvider) -> Option<Router> {
+    use otel_http::OtelLayer;
+    let tracing_subscriber = || {
+        let subscriber = tracing_subscriber::registry()
+            .with(tracing_opentelemetry::layer().with_tracer(tracer_provider.tracer("bench")));
+        tracing::subscriber::set_global_default(subscriber).ok();
+    };
+    Some(match variant {
+        "plain-axum" => routes(),
+        "ours-traces" | "ours-traces-unsampled" => {
+            routes().layer(OtelLayer::server().metrics(false))
+        }
+        "ours-traces-metrics" => routes().layer(OtelLayer::server()),
+        "ours-traces-direct-propagators" => routes().layer(
+            OtelLayer::server()
+                .metrics(false)
+                .propagators(otel_propagation::Propagators::default()),
+        ),
+        "tower-http-trace+tracing-opentelemetry" => {
+            tracing_subscriber();
+            routes().layer(tower_http::trace::TraceLayer::new_for_http().make_span_with(
+                |req: &Request<Body>| {
+                    let span = tracing::info_span!("request", method = %req.method(), uri = %req.uri(), version = ?req.version());
+                    let parent = opentelemetry::global::get_text_map_propagator(|p| {
+                        p.extract(&opentelemetry_http::HeaderExtractor(req.headers()))
+                    });
+                    let _ = span.set_parent(parent);
+                    span
+                },
+            ))
+        }
+        "axum-tracing-opentelemetry" => {
+            tracing_subscriber();
+            routes().layer(axum_tracing_opentelemetry::middleware::OtelAxumLayer::default())
+        }
+        "opentelemetry-instrumentation-tower" => {
+            routes().layer(opentelemetry_instrumentation_tower::http::server::Layer::new())
+        }
+        _ => return None,
+    })
+}
+
+/// Global SDK providers exporting to [`Discard`], and our propagators installed globally, as an
+/// application would set them up. Returns the providers, to shut down at the end.
+pub fn install_providers() -> (SdkTracerProvider, SdkMeterProvider) {
+    let tracer_provider = SdkTracerProvider::builder()
+        .with_batch_exporter(Discard)
+        .build();
+    let meter_provider = SdkMeterProvider::builder()
+        .with_reader(PeriodicReader::builder(Discard).build())
+        .build();
+    opentelemetry::global::set_tracer_provider(tracer_provider.clone());
+    opentelemetry::global::set_meter_provider(meter_provider.clone());
+    otel_propagation::Propagators::default().install_global();
+    (tracer_provider, meter_provider)
+}
+
+/// A sampled or unsampled `traceparent`, as the variant wants.
+pub fn traceparent(variant: &str) -> String {
+    let flags = if variant.ends_with("unsampled") {
+        "00"
+    } else {
+        "01"
+    };
+    format!("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-{flags}")
+}
