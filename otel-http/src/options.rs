@@ -136,18 +136,25 @@ impl Propagation {
     pub(crate) fn extract(&self, parent: &Context, headers: &HeaderMap) -> Context {
         match self {
             Propagation::Propagators(p) => p.extract_headers(parent, headers),
-            Propagation::Global => opentelemetry::global::get_text_map_propagator(|p| {
-                p.extract_with_context(parent, &HeaderExtractor(headers))
-            }),
+            Propagation::Global => match Propagators::installed_global() {
+                // Still the set `install_global` put there: the direct path.
+                Some(installed) => installed.extract_headers(parent, headers),
+                None => opentelemetry::global::get_text_map_propagator(|p| {
+                    p.extract_with_context(parent, &HeaderExtractor(headers))
+                }),
+            },
         }
     }
 
     pub(crate) fn inject(&self, cx: &Context, headers: &mut HeaderMap) {
         match self {
             Propagation::Propagators(p) => p.inject_headers(cx, headers),
-            Propagation::Global => opentelemetry::global::get_text_map_propagator(|p| {
-                p.inject_context(cx, &mut HeaderInjector(headers))
-            }),
+            Propagation::Global => match Propagators::installed_global() {
+                Some(installed) => installed.inject_headers(cx, headers),
+                None => opentelemetry::global::get_text_map_propagator(|p| {
+                    p.inject_context(cx, &mut HeaderInjector(headers))
+                }),
+            },
         }
     }
 }

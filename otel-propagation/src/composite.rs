@@ -87,7 +87,7 @@ impl fmt::Display for PropagatorKind {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Propagators {
     kinds: Vec<PropagatorKind>,
-    fields: Vec<String>,
+    pub(crate) fields: Vec<String>,
 }
 
 impl Default for Propagators {

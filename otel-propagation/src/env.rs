@@ -1,6 +1,9 @@
 //! `OTEL_PROPAGATORS`: the OpenTelemetry environment variable that chooses the propagators.
 
 use std::fmt;
+use std::sync::{Arc, RwLock};
+
+use opentelemetry::propagation::TextMapPropagator as _;
 
 use crate::{PropagatorKind, Propagators};
 
@@ -104,8 +107,60 @@ impl Propagators {
     }
 
     /// Installs this set as the global text map propagator, the one instrumentation uses by default.
+    ///
+    /// Instrumentation can then find it again with [`Propagators::installed_global`] and take the
+    /// direct `HeaderMap` path instead of the `TextMapPropagator` trait.
     pub fn install_global(self) {
-        opentelemetry::global::set_text_map_propagator(self);
+        let installed = Arc::new(self);
+        let mut slot = INSTALLED
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        *slot = Some(installed.clone());
+        opentelemetry::global::set_text_map_propagator(Installed(installed));
+    }
+
+    /// The global text map propagator, when it is still the set [`Propagators::install_global`]
+    /// installed; `None` when nothing was installed that way or something else has replaced it.
+    ///
+    /// The check is exact: the installed set is kept alive here, so the address of its first field
+    /// name can belong to no other propagator, and comparing it with the global propagator's first
+    /// field tells them apart.
+    pub fn installed_global() -> Option<Arc<Propagators>> {
+        let installed = INSTALLED.read().ok()?.clone()?;
+        let first = installed.fields.first()?.as_ptr();
+        let same = opentelemetry::global::get_text_map_propagator(|global| {
+            global.fields().next().map(str::as_ptr) == Some(first)
+        });
+        same.then_some(installed)
+    }
+}
+
+/// What [`Propagators::install_global`] installed, kept alive for [`Propagators::installed_global`].
+static INSTALLED: RwLock<Option<Arc<Propagators>>> = RwLock::new(None);
+
+/// The global propagator's type: delegates to the shared set.
+#[derive(Debug)]
+struct Installed(Arc<Propagators>);
+
+impl opentelemetry::propagation::TextMapPropagator for Installed {
+    fn inject_context(
+        &self,
+        cx: &opentelemetry::Context,
+        injector: &mut dyn opentelemetry::propagation::Injector,
+    ) {
+        self.0.inject_context(cx, injector);
+    }
+
+    fn extract_with_context(
+        &self,
+        cx: &opentelemetry::Context,
+        extractor: &dyn opentelemetry::propagation::Extractor,
+    ) -> opentelemetry::Context {
+        self.0.extract_with_context(cx, extractor)
+    }
+
+    fn fields(&self) -> opentelemetry::propagation::text_map_propagator::FieldIter<'_> {
+        self.0.fields()
     }
 }
 

@@ -172,3 +172,42 @@ fn env_child() {
         );
     });
 }
+
+#[test]
+fn the_installed_global_is_found_until_replaced() {
+    // Runs in a child process: the global propagator is process-wide.
+    let out = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "installed_global_child",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+#[test]
+#[ignore = "run in a child process by the test above"]
+fn installed_global_child() {
+    assert!(
+        Propagators::installed_global().is_none(),
+        "nothing installed yet"
+    );
+    let ours = Propagators::builder().tracecontext().b3().build();
+    ours.clone().install_global();
+    assert_eq!(Propagators::installed_global().as_deref(), Some(&ours));
+    // Someone else's propagator with the very same field names is not mistaken for ours.
+    opentelemetry::global::set_text_map_propagator(
+        Propagators::builder().tracecontext().b3().build(),
+    );
+    assert!(Propagators::installed_global().is_none());
+    ours.clone().install_global();
+    assert!(Propagators::installed_global().is_some());
+}
