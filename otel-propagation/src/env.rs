@@ -3,7 +3,6 @@
 use std::fmt;
 use std::sync::{Arc, RwLock};
 
-use opentelemetry::propagation::TextMapPropagator as _;
 
 use crate::{PropagatorKind, Propagators};
 
