@@ -7,21 +7,23 @@ use std::task::{Context, Poll};
 use http_body::{Body, Frame, SizeHint};
 use pin_project_lite::pin_project;
 
-use crate::inflight::{Inflight, Outcome};
+use crate::exchange::{Exchange, Outcome};
+use crate::inflight::HttpExchange;
 use crate::semconv;
 
 pin_project! {
     /// A response body that ends its request's span, and records its duration and size, when it
     /// reaches its end, fails, or is dropped before its end.
-    pub struct ResponseBody<B> {
+    pub struct ResponseBody<B, X = HttpExchange> {
         #[pin]
         inner: B,
-        inflight: Option<Inflight>,
+        inflight: Option<X>,
     }
 }
 
-impl<B: Body> ResponseBody<B> {
-    pub(crate) fn new(inner: B, mut inflight: Option<Inflight>) -> Self {
+impl<B: Body, X: Exchange> ResponseBody<B, X> {
+    /// Wraps `inner`; `exchange` (if any) hears of its data, trailers and end.
+    pub fn new(inner: B, mut inflight: Option<X>) -> Self {
         // A body that is over before it starts may never be polled (hyper checks first).
         if inner.is_end_stream()
             && let Some(inflight) = inflight.as_mut()
@@ -32,7 +34,7 @@ impl<B: Body> ResponseBody<B> {
     }
 
     /// A body of a request that was not instrumented.
-    pub(crate) fn untouched(inner: B) -> Self {
+    pub fn untouched(inner: B) -> Self {
         ResponseBody {
             inner,
             inflight: None,
@@ -40,7 +42,7 @@ impl<B: Body> ResponseBody<B> {
     }
 }
 
-impl<B: Body> Body for ResponseBody<B> {
+impl<B: Body, X: Exchange> Body for ResponseBody<B, X> {
     type Data = B::Data;
     type Error = B::Error;
 
@@ -56,7 +58,9 @@ impl<B: Body> Body for ResponseBody<B> {
         match &polled {
             Poll::Ready(Some(Ok(frame))) => {
                 if let Some(data) = frame.data_ref() {
-                    inflight.response_body_size += bytes::Buf::remaining(data) as u64;
+                    inflight.on_data(bytes::Buf::remaining(data));
+                } else if let Some(trailers) = frame.trailers_ref() {
+                    inflight.on_trailers(trailers);
                 }
             }
             Poll::Ready(Some(Err(_))) => {

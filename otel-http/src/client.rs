@@ -10,7 +10,7 @@ use tower_service::Service;
 
 use crate::body::ResponseBody;
 use crate::future::ResponseFuture;
-use crate::inflight::Inflight;
+use crate::inflight::HttpExchange;
 use crate::options::{Client, Options, OtelLayer, RequestHead};
 
 impl<S> Layer<S> for OtelLayer<Client> {
@@ -58,7 +58,7 @@ where
         if !self.options.instruments_request(&RequestHead::of(&req)) {
             return ResponseFuture::new(self.inner.call(req), None);
         }
-        let inflight = Inflight::client(&self.options, &mut req);
+        let inflight = HttpExchange::client(&self.options, &mut req);
         let future = {
             let _guard = inflight.cx.clone().attach();
             self.inner.call(req)

@@ -9,30 +9,34 @@ use http_body::Body;
 use pin_project_lite::pin_project;
 
 use crate::body::ResponseBody;
-use crate::inflight::{Inflight, Outcome};
+use crate::exchange::{Exchange, Outcome};
+use crate::inflight::HttpExchange;
 use crate::semconv;
 
 pin_project! {
     /// The response future of the server and client services.
-    pub struct ResponseFuture<F> {
+    pub struct ResponseFuture<F, X = HttpExchange> {
         #[pin]
         inner: F,
-        inflight: Option<Inflight>,
+        inflight: Option<X>,
     }
 }
 
-impl<F> ResponseFuture<F> {
-    pub(crate) fn new(inner: F, inflight: Option<Inflight>) -> Self {
+impl<F, X> ResponseFuture<F, X> {
+    /// Wraps the inner service's future; `exchange` (if any) is current while it is polled and
+    /// hears of the response.
+    pub fn new(inner: F, inflight: Option<X>) -> Self {
         ResponseFuture { inner, inflight }
     }
 }
 
-impl<F, B, E> Future for ResponseFuture<F>
+impl<F, B, E, X> Future for ResponseFuture<F, X>
 where
     F: Future<Output = Result<Response<B>, E>>,
     B: Body,
+    X: Exchange,
 {
-    type Output = Result<Response<ResponseBody<B>>, E>;
+    type Output = Result<Response<ResponseBody<B, X>>, E>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
@@ -43,7 +47,7 @@ where
                 .map_ok(|res| res.map(ResponseBody::untouched));
         };
         // Handler code, and spans it starts, run under the request's context.
-        let guard = inflight.cx.clone().attach();
+        let guard = inflight.context().clone().attach();
         let polled = this.inner.poll(cx);
         drop(guard);
         match polled {

@@ -10,22 +10,13 @@ use opentelemetry::global::BoxedSpan;
 use opentelemetry::trace::{Link, Span, SpanKind, Status, TraceContextExt, Tracer};
 use opentelemetry::{Context, KeyValue, StringValue, Value};
 
+use crate::exchange::{Exchange, Outcome};
 use crate::metrics::MetricAttributes;
 use crate::options::{Options, RequestHead, ResponseHead, ResponsePropagation, Side};
 use crate::semconv::{self, key};
 
-/// How a request ended.
-pub(crate) enum Outcome {
-    /// The response body reached its end.
-    Complete,
-    /// The service, the transport or the body failed; `error.type` is given.
-    Failed(StringValue),
-    /// The response (or its body) was dropped before its end: the peer went away, or the caller
-    /// stopped reading.
-    Dropped,
-}
-
-pub(crate) struct Inflight {
+/// An HTTP request in flight: the [`Exchange`] the HTTP layers use. Opaque.
+pub struct HttpExchange {
     options: Arc<Options>,
     side: Side,
     /// The request's context: the span when traced, else what was propagated to us.
@@ -36,7 +27,7 @@ pub(crate) struct Inflight {
     status: Option<u16>,
     error_type: Option<StringValue>,
     request_body_size: Option<u64>,
-    pub(crate) response_body_size: u64,
+    response_body_size: u64,
     /// Span attributes gathered since the start, set when the request ends.
     pending: Vec<KeyValue>,
     finished: bool,
@@ -103,9 +94,9 @@ fn scheme_of(proto: &str) -> &'static str {
     }
 }
 
-impl Inflight {
+impl HttpExchange {
     /// Starts a server request: extracts the caller's context, starts the SERVER span.
-    pub(crate) fn server<B>(options: &Arc<Options>, req: &Request<B>) -> Inflight {
+    pub(crate) fn server<B>(options: &Arc<Options>, req: &Request<B>) -> HttpExchange {
         let head = RequestHead::of(req);
         let current = Context::current();
         let incoming = options.propagation.extract(&current, req.headers());
@@ -154,7 +145,7 @@ impl Inflight {
             }
         });
 
-        let mut inflight = Inflight::new(options, Side::Server, parent.clone(), metrics);
+        let mut inflight = HttpExchange::new(options, Side::Server, parent.clone(), metrics);
         inflight.request_body_size = content_length(req.headers());
         if !options.traces {
             return inflight;
@@ -220,7 +211,7 @@ impl Inflight {
     }
 
     /// Starts a client request: the CLIENT span, and its context injected into the request.
-    pub(crate) fn client<B>(options: &Arc<Options>, req: &mut Request<B>) -> Inflight {
+    pub(crate) fn client<B>(options: &Arc<Options>, req: &mut Request<B>) -> HttpExchange {
         let head = RequestHead::of(req);
         let parent = Context::current();
         let (method, method_original) = semconv::method(req.method());
@@ -245,7 +236,7 @@ impl Inflight {
                 request,
             }
         });
-        let mut inflight = Inflight::new(options, Side::Client, parent.clone(), metrics);
+        let mut inflight = HttpExchange::new(options, Side::Client, parent.clone(), metrics);
         inflight.request_body_size = content_length(req.headers());
 
         if options.traces {
@@ -300,8 +291,8 @@ impl Inflight {
         side: Side,
         cx: Context,
         metrics: Option<MetricAttributes>,
-    ) -> Inflight {
-        let inflight = Inflight {
+    ) -> HttpExchange {
+        let inflight = HttpExchange {
             options: options.clone(),
             side,
             cx,
@@ -325,12 +316,7 @@ impl Inflight {
 
     /// The response head arrived: status, error rule, captured headers, the response hook, and
     /// (servers) the span context written into the response.
-    pub(crate) fn on_response(
-        &mut self,
-        status: StatusCode,
-        version: Version,
-        headers: &mut HeaderMap,
-    ) {
+    fn on_response_head(&mut self, status: StatusCode, version: Version, headers: &mut HeaderMap) {
         let code = status.as_u16();
         self.status = Some(code);
         self.error_type = semconv::status_error(code, self.side == Side::Client);
@@ -395,7 +381,7 @@ impl Inflight {
     }
 
     /// Ends the span and records the metrics, once.
-    pub(crate) fn finish(&mut self, outcome: Outcome) {
+    fn finish_once(&mut self, outcome: Outcome) {
         if self.finished {
             return;
         }
@@ -453,9 +439,27 @@ impl Inflight {
     }
 }
 
-impl Drop for Inflight {
+impl Exchange for HttpExchange {
+    fn context(&self) -> &Context {
+        &self.cx
+    }
+
+    fn on_response(&mut self, status: StatusCode, version: Version, headers: &mut HeaderMap) {
+        self.on_response_head(status, version, headers);
+    }
+
+    fn on_data(&mut self, len: usize) {
+        self.response_body_size += len as u64;
+    }
+
+    fn finish(&mut self, outcome: Outcome) {
+        self.finish_once(outcome);
+    }
+}
+
+impl Drop for HttpExchange {
     fn drop(&mut self) {
-        self.finish(Outcome::Dropped);
+        self.finish_once(Outcome::Dropped);
     }
 }
 

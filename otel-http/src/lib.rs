@@ -35,6 +35,7 @@
 
 mod body;
 mod client;
+mod exchange;
 pub mod filters;
 mod future;
 mod inflight;
@@ -45,7 +46,9 @@ mod server;
 
 pub use body::ResponseBody;
 pub use client::ClientService;
+pub use exchange::{Exchange, Outcome};
 pub use future::ResponseFuture;
+pub use inflight::HttpExchange;
 pub use options::{
     Client, Filter, Kind, OtelLayer, RequestHead, RequestHook, ResponseHead, ResponseHook,
     ResponsePropagation, Server, SideTag, SpanNameFormatter,

@@ -10,7 +10,7 @@ use tower_service::Service;
 
 use crate::body::ResponseBody;
 use crate::future::ResponseFuture;
-use crate::inflight::Inflight;
+use crate::inflight::HttpExchange;
 use crate::options::{Options, OtelLayer, RequestHead, Server};
 
 impl<S> Layer<S> for OtelLayer<Server> {
@@ -58,7 +58,7 @@ where
         if !self.options.instruments_request(&RequestHead::of(&req)) {
             return ResponseFuture::new(self.inner.call(req), None);
         }
-        let inflight = Inflight::server(&self.options, &req);
+        let inflight = HttpExchange::server(&self.options, &req);
         req.extensions_mut().insert(inflight.cx.clone());
         let future = {
             let _guard = inflight.cx.clone().attach();

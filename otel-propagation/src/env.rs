@@ -3,7 +3,6 @@
 use std::fmt;
 use std::sync::{Arc, RwLock};
 
-
 use crate::{PropagatorKind, Propagators};
 
 /// The environment variable's name.
