@@ -1,36 +1,30 @@
-//! The client side: [`OtelLayer<Client>`] and [`ClientService`].
+//! The client side: [`ClientService`], what `OtelLayer<Client>` wraps a service in.
 
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use http::{Request, Response};
 use http_body::Body;
-use tower_layer::Layer;
 use tower_service::Service;
 
 use crate::body::ResponseBody;
 use crate::future::ResponseFuture;
 use crate::inflight::HttpExchange;
-use crate::options::{Client, Options, OtelLayer, RequestHead};
-
-impl<S> Layer<S> for OtelLayer<Client> {
-    type Service = ClientService<S>;
-
-    fn layer(&self, inner: S) -> Self::Service {
-        ClientService {
-            inner,
-            options: self.options.clone(),
-        }
-    }
-}
+use crate::options::{Options, RequestHead};
 
 /// Instruments an HTTP client: starts a CLIENT span under the current context, injects it into
 /// the request headers, and ends it when the response body ends (or the request fails). Built
-/// by [`OtelLayer::client`].
+/// by [`OtelLayer::client`](crate::OtelLayer::client).
 #[derive(Clone)]
 pub struct ClientService<S> {
     inner: S,
     options: Arc<Options>,
+}
+
+impl<S> ClientService<S> {
+    pub(crate) fn new(inner: S, options: Arc<Options>) -> Self {
+        ClientService { inner, options }
+    }
 }
 
 impl<S: std::fmt::Debug> std::fmt::Debug for ClientService<S> {

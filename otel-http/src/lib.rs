@@ -50,8 +50,8 @@ pub use exchange::{Exchange, Outcome};
 pub use future::ResponseFuture;
 pub use inflight::HttpExchange;
 pub use options::{
-    Client, Filter, Kind, OtelLayer, RequestHead, RequestHook, ResponseHead, ResponseHook,
-    ResponsePropagation, Server, SideTag, SpanNameFormatter,
+    Client, Filter, Kind, Options, OtelLayer, RequestHead, RequestHook, ResponseHead, ResponseHook,
+    ResponsePropagation, Server, SpanNameFormatter,
 };
 pub use otel_propagation as propagation;
 pub use server::ServerService;

@@ -6,9 +6,9 @@ use std::marker::PhantomData;
 use std::sync::{Arc, OnceLock};
 
 use http::{HeaderMap, HeaderName, Method, Uri, Version};
-use opentelemetry::global::BoxedTracer;
+use opentelemetry::global::{BoxedTracer, ObjectSafeTracerProvider};
 use opentelemetry::metrics::{Meter, MeterProvider};
-use opentelemetry::trace::{SpanRef, TracerProvider};
+use opentelemetry::trace::SpanRef;
 use opentelemetry::{Context, InstrumentationScope};
 use otel_propagation::{HeaderExtractor, HeaderInjector, Propagators};
 
@@ -30,23 +30,49 @@ pub(crate) enum Side {
     Client,
 }
 
-/// The kind parameter of [`OtelLayer`]: [`Server`] or [`Client`].
+/// The kind parameter of [`OtelLayer`]: what the layer wraps a service in, and under which
+/// instrumentation scope it records. [`Server`] and [`Client`] are HTTP's; `otel-grpc` adds its own.
 pub trait Kind: Send + Sync + 'static {
-    #[doc(hidden)]
-    const SIDE: SideTag;
+    /// The service the layer wraps an inner service in.
+    type Service<S>;
+
+    /// The instrumentation scope of this kind's spans and metrics.
+    fn scope() -> InstrumentationScope;
+
+    /// Wraps `inner`.
+    fn layer<S>(options: Arc<Options>, inner: S) -> Self::Service<S>;
 }
 
-/// Not for use outside this crate's [`Kind`] impls.
-#[doc(hidden)]
-#[derive(Clone, Copy, Debug)]
-pub struct SideTag(pub(crate) Side);
-
 impl Kind for Server {
-    const SIDE: SideTag = SideTag(Side::Server);
+    type Service<S> = crate::ServerService<S>;
+
+    fn scope() -> InstrumentationScope {
+        scope()
+    }
+
+    fn layer<S>(options: Arc<Options>, inner: S) -> Self::Service<S> {
+        crate::ServerService::new(inner, options)
+    }
 }
 
 impl Kind for Client {
-    const SIDE: SideTag = SideTag(Side::Client);
+    type Service<S> = crate::ClientService<S>;
+
+    fn scope() -> InstrumentationScope {
+        scope()
+    }
+
+    fn layer<S>(options: Arc<Options>, inner: S) -> Self::Service<S> {
+        crate::ClientService::new(inner, options)
+    }
+}
+
+impl<S, K: Kind> tower_layer::Layer<S> for OtelLayer<K> {
+    type Service = K::Service<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        K::layer(self.options.clone(), inner)
+    }
 }
 
 /// What the filter, the span-name formatter and the hooks see of a request.
@@ -108,21 +134,6 @@ pub enum ResponsePropagation {
     TraceParent,
 }
 
-/// Where the tracer comes from.
-#[derive(Clone)]
-enum TracerSource {
-    /// The global provider, resolved on first use so the layer may be built before it is set.
-    Global(Arc<OnceLock<BoxedTracer>>),
-    Provided(Arc<BoxedTracer>),
-}
-
-/// Where the instruments come from.
-#[derive(Clone)]
-enum MeterSource {
-    Global(Arc<OnceLock<Arc<Instruments>>>),
-    Provided(Arc<Instruments>),
-}
-
 /// Which propagator reads and writes headers.
 #[derive(Clone)]
 pub(crate) enum Propagation {
@@ -159,11 +170,15 @@ impl Propagation {
     }
 }
 
-/// Everything a layer is configured with; shared by every clone of the service.
-#[derive(Clone)]
-pub(crate) struct Options {
-    tracer: TracerSource,
-    meter: MeterSource,
+/// Everything a layer is configured with, shared by every clone of its service. Instrumentation
+/// crates built on [`OtelLayer`] read it through the methods below.
+pub struct Options {
+    scope: fn() -> InstrumentationScope,
+    tracer_provider: Option<Arc<dyn ObjectSafeTracerProvider + Send + Sync>>,
+    meter_provider: Option<Arc<dyn MeterProvider + Send + Sync>>,
+    /// Resolved on first use, so a layer may be built before the global providers are set.
+    tracer: OnceLock<BoxedTracer>,
+    http_instruments: OnceLock<Arc<Instruments>>,
     pub(crate) traces: bool,
     pub(crate) metrics: bool,
     pub(crate) propagation: Propagation,
@@ -179,6 +194,32 @@ pub(crate) struct Options {
     pub(crate) trust_forwarded: bool,
 }
 
+impl Clone for Options {
+    /// A copy to change: the resolved tracer and instruments are not carried over.
+    fn clone(&self) -> Self {
+        Options {
+            scope: self.scope,
+            tracer_provider: self.tracer_provider.clone(),
+            meter_provider: self.meter_provider.clone(),
+            tracer: OnceLock::new(),
+            http_instruments: OnceLock::new(),
+            traces: self.traces,
+            metrics: self.metrics,
+            propagation: self.propagation.clone(),
+            filter: self.filter.clone(),
+            span_name: self.span_name.clone(),
+            request_hook: self.request_hook.clone(),
+            response_hook: self.response_hook.clone(),
+            public_endpoint: self.public_endpoint.clone(),
+            response_propagation: self.response_propagation,
+            redacted_query_params: self.redacted_query_params.clone(),
+            request_headers: self.request_headers.clone(),
+            response_headers: self.response_headers.clone(),
+            trust_forwarded: self.trust_forwarded,
+        }
+    }
+}
+
 fn scope() -> InstrumentationScope {
     InstrumentationScope::builder(env!("CARGO_PKG_NAME"))
         .with_version(env!("CARGO_PKG_VERSION"))
@@ -187,10 +228,13 @@ fn scope() -> InstrumentationScope {
 }
 
 impl Options {
-    fn new() -> Self {
+    fn new(scope: fn() -> InstrumentationScope) -> Self {
         Options {
-            tracer: TracerSource::Global(Arc::default()),
-            meter: MeterSource::Global(Arc::default()),
+            scope,
+            tracer_provider: None,
+            meter_provider: None,
+            tracer: OnceLock::new(),
+            http_instruments: OnceLock::new(),
             traces: true,
             metrics: true,
             propagation: Propagation::Global,
@@ -210,30 +254,85 @@ impl Options {
         }
     }
 
-    pub(crate) fn tracer(&self) -> &BoxedTracer {
-        match &self.tracer {
-            TracerSource::Global(cell) => {
-                cell.get_or_init(|| opentelemetry::global::tracer_with_scope(scope()))
-            }
-            TracerSource::Provided(tracer) => tracer,
+    /// The tracer: from the configured provider, else the global one, under the kind's scope.
+    pub fn tracer(&self) -> &BoxedTracer {
+        self.tracer.get_or_init(|| match &self.tracer_provider {
+            Some(provider) => BoxedTracer::new(provider.boxed_tracer((self.scope)())),
+            None => opentelemetry::global::tracer_with_scope((self.scope)()),
+        })
+    }
+
+    /// A meter from the configured provider, else the global one, under the kind's scope. Create
+    /// instruments once and keep them.
+    pub fn meter(&self) -> Meter {
+        match &self.meter_provider {
+            Some(provider) => provider.meter_with_scope((self.scope)()),
+            None => opentelemetry::global::meter_with_scope((self.scope)()),
         }
     }
 
     pub(crate) fn instruments(&self, side: Side) -> &Arc<Instruments> {
-        match &self.meter {
-            MeterSource::Global(cell) => cell.get_or_init(|| {
-                Arc::new(Instruments::new(
-                    &opentelemetry::global::meter_with_scope(scope()),
-                    side,
-                ))
-            }),
-            MeterSource::Provided(instruments) => instruments,
+        self.http_instruments
+            .get_or_init(|| Arc::new(Instruments::new(&self.meter(), side)))
+    }
+
+    /// Whether spans are recorded.
+    pub fn traces_enabled(&self) -> bool {
+        self.traces
+    }
+
+    /// Whether metrics are recorded.
+    pub fn metrics_enabled(&self) -> bool {
+        self.metrics
+    }
+
+    /// Whether the filter lets this request be instrumented (and anything is recorded at all).
+    pub fn instruments_request(&self, head: &RequestHead<'_>) -> bool {
+        (self.traces || self.metrics) && self.filter.as_ref().is_none_or(|f| f(head))
+    }
+
+    /// Extracts the caller's context from `headers`, on top of `parent`.
+    pub fn extract(&self, parent: &Context, headers: &HeaderMap) -> Context {
+        self.propagation.extract(parent, headers)
+    }
+
+    /// Injects `cx` into `headers`.
+    pub fn inject(&self, cx: &Context, headers: &mut HeaderMap) {
+        self.propagation.inject(cx, headers)
+    }
+
+    /// Whether the caller's context is untrusted for this request (public-endpoint mode).
+    pub fn is_public_endpoint(&self, head: &RequestHead<'_>) -> bool {
+        self.public_endpoint.as_ref().is_some_and(|f| f(head))
+    }
+
+    /// The user's span name for this request, when a formatter is set.
+    pub fn custom_span_name(&self, head: &RequestHead<'_>, route: Option<&str>) -> Option<String> {
+        self.span_name.as_ref().map(|f| f(head, route))
+    }
+
+    /// Runs the request hook, if any.
+    pub fn request_hook(&self, span: &SpanRef<'_>, head: &RequestHead<'_>) {
+        if let Some(hook) = &self.request_hook {
+            hook(span, head);
         }
     }
 
-    /// Whether the filter lets this request be instrumented.
-    pub(crate) fn instruments_request(&self, head: &RequestHead<'_>) -> bool {
-        (self.traces || self.metrics) && self.filter.as_ref().is_none_or(|f| f(head))
+    /// Runs the response hook, if any.
+    pub fn response_hook(&self, span: &SpanRef<'_>, head: &ResponseHead<'_>) {
+        if let Some(hook) = &self.response_hook {
+            hook(span, head);
+        }
+    }
+
+    /// The request headers to record as attributes.
+    pub fn captured_request_headers(&self) -> &[HeaderName] {
+        &self.request_headers
+    }
+
+    /// The response headers to record as attributes.
+    pub fn captured_response_headers(&self) -> &[HeaderName] {
+        &self.response_headers
     }
 }
 
@@ -276,45 +375,51 @@ impl<K> fmt::Debug for OtelLayer<K> {
 impl OtelLayer<Server> {
     /// A layer for HTTP servers: SERVER spans, `http.server.*` metrics.
     pub fn server() -> Self {
-        OtelLayer {
-            options: Arc::new(Options::new()),
-            kind: PhantomData,
-        }
+        Self::new()
     }
 }
 
 impl OtelLayer<Client> {
     /// A layer for HTTP clients: CLIENT spans, context injected, `http.client.*` metrics.
     pub fn client() -> Self {
-        OtelLayer {
-            options: Arc::new(Options::new()),
-            kind: PhantomData,
-        }
+        Self::new()
+    }
+}
+
+impl<K: Kind> Default for OtelLayer<K> {
+    fn default() -> Self {
+        Self::new()
     }
 }
 
 impl<K: Kind> OtelLayer<K> {
+    /// A layer of kind `K` with the default options.
+    pub fn new() -> Self {
+        OtelLayer {
+            options: Arc::new(Options::new(K::scope)),
+            kind: PhantomData,
+        }
+    }
+
     fn with(mut self, change: impl FnOnce(&mut Options)) -> Self {
         change(Arc::make_mut(&mut self.options));
         self
     }
 
     /// Takes spans from this provider instead of the global one.
-    pub fn tracer_provider<P>(self, provider: &P) -> Self
+    pub fn tracer_provider<P>(self, provider: P) -> Self
     where
-        P: TracerProvider,
-        P::Tracer: Send + Sync + 'static,
-        <P::Tracer as opentelemetry::trace::Tracer>::Span: Send + Sync + 'static,
+        P: ObjectSafeTracerProvider + Send + Sync + 'static,
     {
-        let tracer = BoxedTracer::new(Box::new(provider.tracer_with_scope(scope())));
-        self.with(|o| o.tracer = TracerSource::Provided(Arc::new(tracer)))
+        self.with(|o| o.tracer_provider = Some(Arc::new(provider)))
     }
 
     /// Records metrics with this provider instead of the global one.
-    pub fn meter_provider(self, provider: &dyn MeterProvider) -> Self {
-        let meter: Meter = provider.meter_with_scope(scope());
-        let instruments = Arc::new(Instruments::new(&meter, K::SIDE.0));
-        self.with(|o| o.meter = MeterSource::Provided(instruments))
+    pub fn meter_provider<P>(self, provider: P) -> Self
+    where
+        P: MeterProvider + Send + Sync + 'static,
+    {
+        self.with(|o| o.meter_provider = Some(Arc::new(provider)))
     }
 
     /// Reads and writes headers with these propagators, straight over the `HeaderMap`, instead

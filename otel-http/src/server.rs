@@ -1,36 +1,30 @@
-//! The server side: [`OtelLayer<Server>`] and [`ServerService`].
+//! The server side: [`ServerService`], what `OtelLayer<Server>` wraps a service in.
 
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use http::{Request, Response};
 use http_body::Body;
-use tower_layer::Layer;
 use tower_service::Service;
 
 use crate::body::ResponseBody;
 use crate::future::ResponseFuture;
 use crate::inflight::HttpExchange;
-use crate::options::{Options, OtelLayer, RequestHead, Server};
-
-impl<S> Layer<S> for OtelLayer<Server> {
-    type Service = ServerService<S>;
-
-    fn layer(&self, inner: S) -> Self::Service {
-        ServerService {
-            inner,
-            options: self.options.clone(),
-        }
-    }
-}
+use crate::options::{Options, RequestHead};
 
 /// Instruments an HTTP server: extracts the caller's context, starts a SERVER span as its child,
 /// makes it current while the inner service runs (and puts it in the request's extensions), and
-/// ends it when the response body ends. Built by [`OtelLayer::server`].
+/// ends it when the response body ends. Built by [`OtelLayer::server`](crate::OtelLayer::server).
 #[derive(Clone)]
 pub struct ServerService<S> {
     inner: S,
     options: Arc<Options>,
+}
+
+impl<S> ServerService<S> {
+    pub(crate) fn new(inner: S, options: Arc<Options>) -> Self {
+        ServerService { inner, options }
+    }
 }
 
 impl<S: std::fmt::Debug> std::fmt::Debug for ServerService<S> {

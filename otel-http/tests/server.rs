@@ -535,7 +535,7 @@ async fn a_sampler_that_ignores_the_parent_still_gets_the_full_span() {
         .with_simple_exporter(exporter.clone())
         .build();
     let layer = otel_http::OtelLayer::server()
-        .tracer_provider(&provider)
+        .tracer_provider(provider.clone())
         .metrics(false);
     let addr = serve(app().layer(layer)).await;
     // The parent was not sampled: a parent-based sampler would drop this span; AlwaysOn keeps it.

@@ -30,7 +30,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let client = ServiceBuilder::new()
         .layer(
             OtelLayer::client()
-                .tracer_provider(&provider)
+                .tracer_provider(provider.clone())
                 .metrics(false)
                 .propagators(w3c_only.clone()),
         )
@@ -67,7 +67,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         )
         .layer(
             OtelLayer::server()
-                .tracer_provider(&provider)
+                .tracer_provider(provider.clone())
                 .metrics(false)
                 .propagators(w3c_only),
         );

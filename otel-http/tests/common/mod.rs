@@ -49,15 +49,15 @@ impl Telemetry {
 
     pub fn server(&self) -> OtelLayer<Server> {
         OtelLayer::server()
-            .tracer_provider(&self.tracer_provider)
-            .meter_provider(&self.meter_provider)
+            .tracer_provider(self.tracer_provider.clone())
+            .meter_provider(self.meter_provider.clone())
             .propagators(Propagators::default())
     }
 
     pub fn client(&self) -> OtelLayer<ClientKind> {
         OtelLayer::client()
-            .tracer_provider(&self.tracer_provider)
-            .meter_provider(&self.meter_provider)
+            .tracer_provider(self.tracer_provider.clone())
+            .meter_provider(self.meter_provider.clone())
             .propagators(Propagators::default())
     }
 
