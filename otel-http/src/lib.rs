@@ -34,7 +34,6 @@
 //! public-endpoint mode, traces and metrics switches.
 
 mod body;
-mod client;
 mod exchange;
 pub mod filters;
 mod future;
@@ -42,10 +41,9 @@ mod inflight;
 mod metrics;
 mod options;
 pub mod semconv;
-mod server;
+mod service;
 
 pub use body::ResponseBody;
-pub use client::ClientService;
 pub use exchange::{Exchange, Outcome};
 pub use future::ResponseFuture;
 pub use inflight::HttpExchange;
@@ -54,4 +52,4 @@ pub use options::{
     ResponsePropagation, Server, SpanNameFormatter,
 };
 pub use otel_propagation as propagation;
-pub use server::ServerService;
+pub use service::{ClientService, OtelService, ServerService};

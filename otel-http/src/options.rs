@@ -12,8 +12,11 @@ use opentelemetry::trace::SpanRef;
 use opentelemetry::{Context, InstrumentationScope};
 use otel_propagation::{HeaderExtractor, HeaderInjector, Propagators};
 
+use crate::exchange::Exchange;
+use crate::inflight::HttpExchange;
 use crate::metrics::Instruments;
 use crate::semconv::DEFAULT_REDACTED_QUERY_PARAMS;
+use crate::service::OtelService;
 
 /// Marks an [`OtelLayer`] for servers: it extracts the caller's context and starts SERVER spans.
 #[derive(Clone, Copy, Debug)]
@@ -30,48 +33,51 @@ pub(crate) enum Side {
     Client,
 }
 
-/// The kind parameter of [`OtelLayer`]: what the layer wraps a service in, and under which
-/// instrumentation scope it records. [`Server`] and [`Client`] are HTTP's; `otel-grpc` adds its own.
+/// The kind parameter of [`OtelLayer`]: how an exchange starts, and under which instrumentation
+/// scope it records. [`Server`] and [`Client`] are HTTP's; `otel-grpc` adds its own.
 pub trait Kind: Send + Sync + 'static {
-    /// The service the layer wraps an inner service in.
-    type Service<S>;
+    /// One request in flight of this kind.
+    type Exchange: Exchange;
 
     /// The instrumentation scope of this kind's spans and metrics.
     fn scope() -> InstrumentationScope;
 
-    /// Wraps `inner`.
-    fn layer<S>(options: Arc<Options>, inner: S) -> Self::Service<S>;
+    /// Starts the exchange for `req` (which it may change: inject headers, add extensions).
+    fn start<B>(options: &Arc<Options>, req: &mut http::Request<B>) -> Self::Exchange;
 }
 
 impl Kind for Server {
-    type Service<S> = crate::ServerService<S>;
+    type Exchange = HttpExchange;
 
     fn scope() -> InstrumentationScope {
         scope()
     }
 
-    fn layer<S>(options: Arc<Options>, inner: S) -> Self::Service<S> {
-        crate::ServerService::new(inner, options)
+    fn start<B>(options: &Arc<Options>, req: &mut http::Request<B>) -> HttpExchange {
+        let exchange = HttpExchange::server(options, req);
+        // Handlers that are not polled under the context can still find it.
+        req.extensions_mut().insert(exchange.context().clone());
+        exchange
     }
 }
 
 impl Kind for Client {
-    type Service<S> = crate::ClientService<S>;
+    type Exchange = HttpExchange;
 
     fn scope() -> InstrumentationScope {
         scope()
     }
 
-    fn layer<S>(options: Arc<Options>, inner: S) -> Self::Service<S> {
-        crate::ClientService::new(inner, options)
+    fn start<B>(options: &Arc<Options>, req: &mut http::Request<B>) -> HttpExchange {
+        HttpExchange::client(options, req)
     }
 }
 
 impl<S, K: Kind> tower_layer::Layer<S> for OtelLayer<K> {
-    type Service = K::Service<S>;
+    type Service = OtelService<S, K>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        K::layer(self.options.clone(), inner)
+        OtelService::new(inner, self.options.clone())
     }
 }
 
