@@ -6,8 +6,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use http::{HeaderMap, Request, StatusCode, Version};
-use opentelemetry::global::BoxedSpan;
-use opentelemetry::trace::{Link, Span, SpanKind, Status, TraceContextExt, Tracer};
+use opentelemetry::trace::{SpanKind, Status, TraceContextExt};
 use opentelemetry::{Context, KeyValue, StringValue, Value};
 
 use crate::exchange::{Exchange, Outcome};
@@ -98,20 +97,7 @@ impl HttpExchange {
     /// Starts a server request: extracts the caller's context, starts the SERVER span.
     pub(crate) fn server<B>(options: &Arc<Options>, req: &Request<B>) -> HttpExchange {
         let head = RequestHead::of(req);
-        let current = Context::current();
-        let incoming = options.propagation.extract(&current, req.headers());
-        let public = options.public_endpoint.as_ref().is_some_and(|f| f(&head));
-        let (parent, link) = if public {
-            // Untrusted: a new trace that links to the caller's span.
-            let remote = incoming.span().span_context().clone();
-            (
-                current,
-                remote.is_valid().then(|| Link::with_context(remote)),
-            )
-        } else {
-            (incoming, None)
-        };
-
+        let (parent, link) = options.incoming_context(&head);
         let (method, method_original) = semconv::method(req.method());
         let route = route(req);
         let (fwd_client, fwd_host, fwd_proto) = if options.trust_forwarded {
@@ -201,7 +187,7 @@ impl HttpExchange {
             attributes
         };
         let name = || span_name(options, &head, method, route);
-        let (span, traced) = start_span(options, SpanKind::Server, &parent, link, name, attributes);
+        let (span, traced) = options.start_span(SpanKind::Server, &parent, link, name, attributes);
         inflight.cx = parent.with_span(span);
         inflight.traced = traced;
         if traced && let Some(hook) = &options.request_hook {
@@ -275,7 +261,7 @@ impl HttpExchange {
                 attributes
             };
             let (span, traced) =
-                start_span(options, SpanKind::Client, &parent, None, name, attributes);
+                options.start_span(SpanKind::Client, &parent, None, name, attributes);
             inflight.cx = parent.with_span(span);
             inflight.traced = traced;
             if traced && let Some(hook) = &options.request_hook {
@@ -307,7 +293,7 @@ impl HttpExchange {
             finished: false,
         };
         if let Some(metrics) = &inflight.metrics
-            && let Some(active) = &options.instruments(side).active
+            && let Some(active) = options.instruments(side).and_then(|i| i.active.as_ref())
         {
             active.add(1, &metrics.request[..metrics.active_len]);
         }
@@ -412,8 +398,11 @@ impl HttpExchange {
             span.set_attributes(attributes);
             span.end();
         }
-        if let (Some(metrics), Some(started)) = (self.metrics.take(), self.started) {
-            let instruments = self.options.instruments(self.side);
+        if let (Some(metrics), Some(started), Some(instruments)) = (
+            self.metrics.take(),
+            self.started,
+            self.options.instruments(self.side),
+        ) {
             let mut attributes = metrics.request;
             if let Some(active) = &instruments.active {
                 active.add(-1, &attributes[..metrics.active_len]);
@@ -500,40 +489,6 @@ fn push_peer<B>(req: &Request<B>, forwarded_client: Option<&str>, attributes: &m
         attributes.push(KeyValue::new(key::PEER_ADDRESS, ip));
         attributes.push(KeyValue::new(key::PEER_PORT, i64::from(peer.port())));
     }
-}
-
-/// Starts a span, handing the sampler its attributes and name up front when the span is likely to
-/// be recorded (a sampled parent, or none), so they move into the span whole. Under a parent that
-/// was not sampled, a parent-based sampler drops the span: then neither is built, unless the
-/// sampler decides otherwise after all.
-fn start_span(
-    options: &Options,
-    kind: SpanKind,
-    parent: &Context,
-    link: Option<Link>,
-    name: impl Fn() -> Cow<'static, str>,
-    attributes: impl Fn() -> Vec<KeyValue>,
-) -> (BoxedSpan, bool) {
-    let tracer = options.tracer();
-    let parent_span = parent.span();
-    let parent_context = parent_span.span_context();
-    let likely_recorded = !parent_context.is_valid() || parent_context.is_sampled();
-    let mut builder = if likely_recorded {
-        tracer.span_builder(name()).with_attributes(attributes())
-    } else {
-        tracer.span_builder("")
-    };
-    builder.span_kind = Some(kind);
-    if let Some(link) = link {
-        builder.links = Some(vec![link]);
-    }
-    let mut span = builder.start_with_context(tracer, parent);
-    let recorded = span.is_recording();
-    if recorded && !likely_recorded {
-        span.update_name(name());
-        span.set_attributes(attributes());
-    }
-    (span, recorded)
 }
 
 /// `{method} {route}`, `{method}`, `HTTP` for `_OTHER`, or the user's formatter. Built with one

@@ -1,14 +1,16 @@
 //! [`OtelLayer`]: the one options set shared by the server and the client layer.
 
+use std::any::Any;
 use std::borrow::Cow;
 use std::fmt;
 use std::marker::PhantomData;
 use std::sync::{Arc, OnceLock};
 
 use http::{HeaderMap, HeaderName, Method, Uri, Version};
-use opentelemetry::global::{BoxedTracer, ObjectSafeTracerProvider};
+use opentelemetry::KeyValue;
+use opentelemetry::global::{BoxedSpan, BoxedTracer, ObjectSafeTracerProvider};
 use opentelemetry::metrics::{Meter, MeterProvider};
-use opentelemetry::trace::SpanRef;
+use opentelemetry::trace::{Link, Span, SpanKind, SpanRef, TraceContextExt, Tracer};
 use opentelemetry::{Context, InstrumentationScope};
 use otel_propagation::{HeaderExtractor, HeaderInjector, Propagators};
 
@@ -184,7 +186,7 @@ pub struct Options {
     meter_provider: Option<Arc<dyn MeterProvider + Send + Sync>>,
     /// Resolved on first use, so a layer may be built before the global providers are set.
     tracer: OnceLock<BoxedTracer>,
-    http_instruments: OnceLock<Arc<Instruments>>,
+    kind_state: OnceLock<Box<dyn Any + Send + Sync>>,
     pub(crate) traces: bool,
     pub(crate) metrics: bool,
     pub(crate) propagation: Propagation,
@@ -208,7 +210,7 @@ impl Clone for Options {
             tracer_provider: self.tracer_provider.clone(),
             meter_provider: self.meter_provider.clone(),
             tracer: OnceLock::new(),
-            http_instruments: OnceLock::new(),
+            kind_state: OnceLock::new(),
             traces: self.traces,
             metrics: self.metrics,
             propagation: self.propagation.clone(),
@@ -240,7 +242,7 @@ impl Options {
             tracer_provider: None,
             meter_provider: None,
             tracer: OnceLock::new(),
-            http_instruments: OnceLock::new(),
+            kind_state: OnceLock::new(),
             traces: true,
             metrics: true,
             propagation: Propagation::Global,
@@ -277,9 +279,68 @@ impl Options {
         }
     }
 
-    pub(crate) fn instruments(&self, side: Side) -> &Arc<Instruments> {
-        self.http_instruments
-            .get_or_init(|| Arc::new(Instruments::new(&self.meter(), side)))
+    /// State the layer's kind creates once, on first use (its metric instruments, say): `init`
+    /// runs once per layer; later calls return what it made. `None` if a different type was
+    /// asked for before.
+    pub fn kind_state<T: Any + Send + Sync>(&self, init: impl FnOnce(&Options) -> T) -> Option<&T> {
+        self.kind_state
+            .get_or_init(|| Box::new(init(self)))
+            .downcast_ref()
+    }
+
+    pub(crate) fn instruments(&self, side: Side) -> Option<&Instruments> {
+        // HTTP layers keep nothing else there.
+        self.kind_state(|o| Instruments::new(&o.meter(), side))
+    }
+
+    /// The parent of a server span: the caller's context extracted from `headers` on top of the
+    /// current one, or, for a public endpoint, the current context and a link to the caller's span.
+    pub fn incoming_context(&self, head: &RequestHead<'_>) -> (Context, Option<Link>) {
+        let current = Context::current();
+        let incoming = self.extract(&current, head.headers);
+        if !self.is_public_endpoint(head) {
+            return (incoming, None);
+        }
+        // Untrusted: a new trace that links to the caller's span.
+        let remote = incoming.span().span_context().clone();
+        (
+            current,
+            remote.is_valid().then(|| Link::with_context(remote)),
+        )
+    }
+
+    /// Starts a span under `parent`. When it is likely to be recorded (a sampled parent, or
+    /// none) its name and attributes go to the sampler up front and move into the span whole;
+    /// under a parent that was not sampled neither is built, unless the sampler records the span
+    /// after all. Returns the span and whether it is recorded.
+    pub fn start_span(
+        &self,
+        kind: SpanKind,
+        parent: &Context,
+        link: Option<Link>,
+        name: impl Fn() -> Cow<'static, str>,
+        attributes: impl Fn() -> Vec<KeyValue>,
+    ) -> (BoxedSpan, bool) {
+        let tracer = self.tracer();
+        let parent_span = parent.span();
+        let parent_context = parent_span.span_context();
+        let likely_recorded = !parent_context.is_valid() || parent_context.is_sampled();
+        let mut builder = if likely_recorded {
+            tracer.span_builder(name()).with_attributes(attributes())
+        } else {
+            tracer.span_builder("")
+        };
+        builder.span_kind = Some(kind);
+        if let Some(link) = link {
+            builder.links = Some(vec![link]);
+        }
+        let mut span = builder.start_with_context(tracer, parent);
+        let recorded = span.is_recording();
+        if recorded && !likely_recorded {
+            span.update_name(name());
+            span.set_attributes(attributes());
+        }
+        (span, recorded)
     }
 
     /// Whether spans are recorded.

@@ -64,7 +64,7 @@ pub(crate) fn protocol_version(version: Version) -> Option<&'static str> {
 }
 
 /// Splits `host[:port]` (IPv6 literals in brackets); the port is `None` when absent or invalid.
-pub(crate) fn split_host_port(authority: &str) -> (&str, Option<u16>) {
+pub fn split_host_port(authority: &str) -> (&str, Option<u16>) {
     let authority = authority.trim();
     if let Some(rest) = authority.strip_prefix('[') {
         // [v6]:port
@@ -81,10 +81,7 @@ pub(crate) fn split_host_port(authority: &str) -> (&str, Option<u16>) {
 
 /// The request's `server.address` / `server.port`: the URI's authority (HTTP/2 `:authority`,
 /// absolute-form requests), else the `Host` header.
-pub(crate) fn server_address<'a>(
-    uri: &'a Uri,
-    headers: &'a HeaderMap,
-) -> Option<(&'a str, Option<u16>)> {
+pub fn server_address<'a>(uri: &'a Uri, headers: &'a HeaderMap) -> Option<(&'a str, Option<u16>)> {
     if let Some(authority) = uri.authority() {
         return Some((
             authority.host().trim_matches(['[', ']']),
@@ -187,7 +184,7 @@ pub(crate) fn status_code_text(status: u16) -> StringValue {
 }
 
 /// The `error.type` of an error value: its type's name, low in cardinality as the spec asks.
-pub(crate) fn error_type_of<E>() -> StringValue {
+pub fn error_type_of<E>() -> StringValue {
     StringValue::from(std::any::type_name::<E>())
 }
 
