@@ -1,15 +1,96 @@
-//! OpenTelemetry for tonic: a server layer and a client channel wrapper.
+//! OpenTelemetry for gRPC services and clients built on tonic (or any tower gRPC stack).
 //!
-//! The layers are being built (issue 4). gRPC metadata is an `http::HeaderMap`, so the shared
-//! carriers already propagate through it:
-//!
+//! ```no_run
+//! use otel_grpc::GrpcOtelLayer;
+//! # fn server() {
+//! // Server: `Server::builder().layer(GrpcOtelLayer::server()).add_service(...)`
+//! let layer = GrpcOtelLayer::server();
+//! # let _ = layer;
+//! # }
+//! // Client: `ServiceBuilder::new().layer(GrpcOtelLayer::client()).service(channel)`,
+//! // then `FooClient::new(channel)`.
 //! ```
-//! use otel_grpc::propagation::{HeaderInjector, Propagators};
-//! use opentelemetry::propagation::TextMapPropagator;
 //!
-//! let mut metadata = http::HeaderMap::new();
-//! Propagators::default().inject_context(&opentelemetry::Context::new(), &mut HeaderInjector(&mut metadata));
-//! assert!(metadata.is_empty(), "no span, nothing to propagate");
-//! ```
+//! Spans are named `package.Service/Method`, carry the RPC semantic conventions
+//! (`rpc.system.name = grpc`, fully qualified `rpc.method`, `rpc.response.status_code` as the
+//! canonical name, `error.type`, `server.address`/`port`), and end when the call's response stream
+//! ends: the status is read from the response headers (trailers-only), from the trailers (OK unary
+//! calls, every streaming call), from the HTTP status, or recorded as CANCELLED when the call is
+//! dropped. Server spans are errors for UNKNOWN, DEADLINE_EXCEEDED, UNIMPLEMENTED, INTERNAL,
+//! UNAVAILABLE and DATA_LOSS; client spans for any status but OK. Metrics:
+//! `rpc.server.call.duration` and `rpc.client.call.duration` (s). `OTEL_SEMCONV_STABILITY_OPT_IN`
+//! with `rpc/dup` also emits the older names (`rpc.system`, `rpc.service`, integer
+//! `rpc.grpc.status_code`), `rpc/old` only those.
+//!
+//! The layers are `otel_http::OtelLayer`s of the gRPC kinds, so every option of that type
+//! (providers, propagators, filter, span names, hooks, public endpoint) applies.
 
+mod exchange;
+pub mod filters;
+mod semconv;
+pub mod status;
+
+use std::sync::Arc;
+
+use opentelemetry::InstrumentationScope;
+use otel_http::{Kind, Options, OtelLayer};
+
+pub use exchange::RpcExchange;
+pub use otel_http;
 pub use otel_propagation as propagation;
+
+/// The gRPC server kind of [`OtelLayer`].
+#[derive(Clone, Copy, Debug)]
+pub enum GrpcServer {}
+
+/// The gRPC client kind of [`OtelLayer`].
+#[derive(Clone, Copy, Debug)]
+pub enum GrpcClient {}
+
+fn scope() -> InstrumentationScope {
+    InstrumentationScope::builder(env!("CARGO_PKG_NAME"))
+        .with_version(env!("CARGO_PKG_VERSION"))
+        .with_schema_url(opentelemetry_semantic_conventions::SCHEMA_URL)
+        .build()
+}
+
+impl Kind for GrpcServer {
+    type Exchange = RpcExchange;
+
+    fn scope() -> InstrumentationScope {
+        scope()
+    }
+
+    fn start<B>(options: &Arc<Options>, req: &mut http::Request<B>) -> RpcExchange {
+        RpcExchange::server(options, req)
+    }
+}
+
+impl Kind for GrpcClient {
+    type Exchange = RpcExchange;
+
+    fn scope() -> InstrumentationScope {
+        scope()
+    }
+
+    fn start<B>(options: &Arc<Options>, req: &mut http::Request<B>) -> RpcExchange {
+        RpcExchange::client(options, req)
+    }
+}
+
+/// Where the gRPC layers start.
+#[derive(Clone, Copy, Debug)]
+pub struct GrpcOtelLayer;
+
+impl GrpcOtelLayer {
+    /// A layer for gRPC servers: SERVER spans, `rpc.server.call.duration`.
+    pub fn server() -> OtelLayer<GrpcServer> {
+        OtelLayer::new()
+    }
+
+    /// A layer for gRPC channels: CLIENT spans, context injected into the metadata,
+    /// `rpc.client.call.duration`.
+    pub fn client() -> OtelLayer<GrpcClient> {
+        OtelLayer::new()
+    }
+}

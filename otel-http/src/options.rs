@@ -100,7 +100,8 @@ pub struct RequestHead<'a> {
 }
 
 impl<'a> RequestHead<'a> {
-    pub(crate) fn of<B>(req: &'a http::Request<B>) -> Self {
+    /// The head of `req`.
+    pub fn of<B>(req: &'a http::Request<B>) -> Self {
         RequestHead {
             method: req.method(),
             uri: req.uri(),
@@ -121,6 +122,17 @@ pub struct ResponseHead<'a> {
     pub version: Version,
     /// The headers.
     pub headers: &'a HeaderMap,
+}
+
+impl<'a> ResponseHead<'a> {
+    /// A response head.
+    pub fn new(status: http::StatusCode, version: Version, headers: &'a HeaderMap) -> Self {
+        ResponseHead {
+            status,
+            version,
+            headers,
+        }
+    }
 }
 
 /// Decides whether a request is instrumented (`true`) or passed through untouched.

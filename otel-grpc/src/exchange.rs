@@ -1,0 +1,288 @@
+//! [`RpcExchange`]: one gRPC call in flight, from its start to the end of its response stream,
+//! where the status arrives in the trailers.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+use std::time::Instant;
+
+use http::{HeaderMap, Request, StatusCode, Version};
+use opentelemetry::metrics::Histogram;
+use opentelemetry::trace::{SpanKind, Status, TraceContextExt};
+use opentelemetry::{Context, Key, KeyValue, StringValue};
+use opentelemetry_semantic_conventions::{attribute as attr, metric as names};
+use otel_http::{Exchange, Options, Outcome, RequestHead, ResponseHead};
+
+use crate::semconv::mode;
+use crate::status::Code;
+
+mod key {
+    use super::{Key, attr};
+    pub(super) const SYSTEM_NAME: Key = Key::from_static_str(attr::RPC_SYSTEM_NAME);
+    pub(super) const METHOD: Key = Key::from_static_str(attr::RPC_METHOD);
+    pub(super) const METHOD_ORIGINAL: Key = Key::from_static_str(attr::RPC_METHOD_ORIGINAL);
+    pub(super) const STATUS_CODE: Key = Key::from_static_str(attr::RPC_RESPONSE_STATUS_CODE);
+    pub(super) const ERROR_TYPE: Key = Key::from_static_str(attr::ERROR_TYPE);
+    pub(super) const SERVER_ADDRESS: Key = Key::from_static_str(attr::SERVER_ADDRESS);
+    pub(super) const SERVER_PORT: Key = Key::from_static_str(attr::SERVER_PORT);
+    // The names many dashboards and Node's gRPC instrumentation still use.
+    pub(super) const OLD_SYSTEM: Key = Key::from_static_str("rpc.system");
+    pub(super) const OLD_SERVICE: Key = Key::from_static_str("rpc.service");
+    pub(super) const OLD_GRPC_STATUS_CODE: Key = Key::from_static_str("rpc.grpc.status_code");
+}
+
+/// The duration buckets the RPC semantic conventions advise, in seconds.
+const DURATION_BUCKETS: [f64; 14] = [
+    0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
+];
+
+/// The call-duration histogram of one side, created once per layer.
+struct Instruments {
+    duration: Histogram<f64>,
+}
+
+/// `/package.Service/Method`, split.
+struct RpcMethod<'a> {
+    /// `package.Service/Method`, or `None` when the path is not a gRPC method.
+    full: Option<&'a str>,
+    service: &'a str,
+    method: &'a str,
+}
+
+impl<'a> RpcMethod<'a> {
+    fn parse(path: &'a str) -> Self {
+        let full = path.strip_prefix('/').filter(|p| {
+            p.split_once('/')
+                .is_some_and(|(s, m)| !s.is_empty() && !m.is_empty() && !m.contains('/'))
+        });
+        let (service, method) = full.and_then(|f| f.split_once('/')).unwrap_or(("", ""));
+        RpcMethod {
+            full,
+            service,
+            method,
+        }
+    }
+}
+
+/// One gRPC call in flight: the [`Exchange`] of the gRPC layers.
+pub struct RpcExchange {
+    options: Arc<Options>,
+    client: bool,
+    cx: Context,
+    traced: bool,
+    started: Instant,
+    /// The request-time metric attributes; `None` when metrics are off.
+    metric_attributes: Option<Vec<KeyValue>>,
+    code: Option<Code>,
+    finished: bool,
+}
+
+impl RpcExchange {
+    fn start<B>(options: &Arc<Options>, req: &mut Request<B>, client: bool) -> RpcExchange {
+        let mode = mode();
+        let head = RequestHead::of(req);
+        let (parent, link) = if client {
+            (Context::current(), None)
+        } else {
+            options.incoming_context(&head)
+        };
+        let method = RpcMethod::parse(req.uri().path());
+        let address =
+            otel_http::semconv::server_address(req.uri(), req.headers()).map(|(host, port)| {
+                let default_port = match req.uri().scheme_str() {
+                    Some("https") => Some(443),
+                    Some("http") => Some(80),
+                    _ => None,
+                };
+                (host.to_owned(), port.or(default_port))
+            });
+
+        let common = |attributes: &mut Vec<KeyValue>| {
+            if mode.new {
+                attributes.push(KeyValue::new(key::SYSTEM_NAME, "grpc"));
+            }
+            if mode.old {
+                attributes.push(KeyValue::new(key::OLD_SYSTEM, "grpc"));
+                attributes.push(KeyValue::new(key::OLD_SERVICE, method.service.to_owned()));
+            }
+            match method.full {
+                // Stable: fully qualified; old alone: the method's short name.
+                Some(full) if mode.new => {
+                    attributes.push(KeyValue::new(key::METHOD, full.to_owned()))
+                }
+                Some(_) => attributes.push(KeyValue::new(key::METHOD, method.method.to_owned())),
+                None => {
+                    attributes.push(KeyValue::new(key::METHOD, "_OTHER"));
+                    attributes.push(KeyValue::new(
+                        key::METHOD_ORIGINAL,
+                        req.uri().path().to_owned(),
+                    ));
+                }
+            }
+            if let Some((host, port)) = &address {
+                attributes.push(KeyValue::new(key::SERVER_ADDRESS, host.clone()));
+                if let Some(port) = port {
+                    attributes.push(KeyValue::new(key::SERVER_PORT, i64::from(*port)));
+                }
+            }
+        };
+        let metric_attributes = options.metrics_enabled().then(|| {
+            let mut attributes = Vec::with_capacity(6);
+            common(&mut attributes);
+            attributes
+        });
+        let mut exchange = RpcExchange {
+            options: options.clone(),
+            client,
+            cx: parent.clone(),
+            traced: false,
+            started: Instant::now(),
+            metric_attributes,
+            code: None,
+            finished: false,
+        };
+        if options.traces_enabled() {
+            let name = || -> Cow<'static, str> {
+                match options.custom_span_name(&head, None) {
+                    Some(name) => name.into(),
+                    None => method
+                        .full
+                        .map_or(Cow::Borrowed("grpc"), |f| Cow::Owned(f.to_owned())),
+                }
+            };
+            let attributes = || {
+                let mut attributes = Vec::with_capacity(8);
+                common(&mut attributes);
+                attributes
+            };
+            let kind = if client {
+                SpanKind::Client
+            } else {
+                SpanKind::Server
+            };
+            let (span, traced) = options.start_span(kind, &parent, link, name, attributes);
+            exchange.cx = parent.with_span(span);
+            exchange.traced = traced;
+            if traced {
+                options.request_hook(&exchange.cx.span(), &head);
+            }
+        }
+        if client {
+            options.inject(&exchange.cx, req.headers_mut());
+        } else {
+            req.extensions_mut().insert(exchange.cx.clone());
+        }
+        exchange
+    }
+
+    pub(crate) fn server<B>(options: &Arc<Options>, req: &mut Request<B>) -> RpcExchange {
+        Self::start(options, req, false)
+    }
+
+    pub(crate) fn client<B>(options: &Arc<Options>, req: &mut Request<B>) -> RpcExchange {
+        Self::start(options, req, true)
+    }
+
+    fn instruments(&self) -> Option<&Instruments> {
+        let client = self.client;
+        self.options.kind_state(|o| {
+            let name = if client {
+                names::RPC_CLIENT_CALL_DURATION
+            } else {
+                names::RPC_SERVER_CALL_DURATION
+            };
+            Instruments {
+                duration: o
+                    .meter()
+                    .f64_histogram(name)
+                    .with_unit("s")
+                    .with_description("Duration of RPC calls.")
+                    .with_boundaries(DURATION_BUCKETS.to_vec())
+                    .build(),
+            }
+        })
+    }
+}
+
+impl Exchange for RpcExchange {
+    fn context(&self) -> &Context {
+        &self.cx
+    }
+
+    fn on_response(&mut self, status: StatusCode, version: Version, headers: &mut HeaderMap) {
+        // A trailers-only response carries its status in the headers; a failed HTTP exchange
+        // implies one; otherwise it comes in the trailers.
+        self.code = Code::from_headers(headers).or_else(|| Code::from_http(status));
+        if self.traced {
+            self.options.response_hook(
+                &self.cx.span(),
+                &ResponseHead::new(status, version, headers),
+            );
+        }
+    }
+
+    fn on_trailers(&mut self, trailers: &HeaderMap) {
+        if let Some(code) = Code::from_headers(trailers) {
+            self.code = Some(code);
+        }
+    }
+
+    fn finish(&mut self, outcome: Outcome) {
+        if self.finished {
+            return;
+        }
+        self.finished = true;
+        let (code, failure) = match outcome {
+            // A stream that ends without a status is a broken one.
+            Outcome::Complete => (Some(self.code.unwrap_or(Code::UNKNOWN)), None),
+            Outcome::Failed(error_type) => (self.code, Some(error_type)),
+            // The caller gave up (or the peer went away) before the status arrived.
+            Outcome::Dropped => (Some(self.code.unwrap_or(Code::CANCELLED)), None),
+        };
+        let mode = mode();
+        let is_error = |code: Code| {
+            if self.client {
+                code.is_client_error()
+            } else {
+                code.is_server_error()
+            }
+        };
+        let error_type: Option<StringValue> = failure.or_else(|| {
+            code.filter(|&c| is_error(c))
+                .map(|c| StringValue::from(c.name()))
+        });
+        let mut attributes = Vec::with_capacity(3);
+        if let Some(code) = code {
+            if mode.new {
+                attributes.push(KeyValue::new(key::STATUS_CODE, code.name()));
+            }
+            if mode.old {
+                attributes.push(KeyValue::new(key::OLD_GRPC_STATUS_CODE, i64::from(code.0)));
+            }
+        }
+        if let Some(error_type) = &error_type {
+            attributes.push(KeyValue::new(key::ERROR_TYPE, error_type.clone()));
+        }
+        if self.traced {
+            let span = self.cx.span();
+            if error_type.is_some() {
+                span.set_status(Status::error(""));
+            }
+            span.set_attributes(attributes.iter().cloned());
+            span.end();
+        }
+        if let Some(mut metric_attributes) = self.metric_attributes.take() {
+            metric_attributes.extend(attributes);
+            if let Some(instruments) = self.instruments() {
+                instruments
+                    .duration
+                    .record(self.started.elapsed().as_secs_f64(), &metric_attributes);
+            }
+        }
+    }
+}
+
+impl Drop for RpcExchange {
+    fn drop(&mut self) {
+        self.finish(Outcome::Dropped);
+    }
+}

@@ -1,0 +1,574 @@
+//! The gRPC layers on a real tonic server and client over 127.0.0.1.
+
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::time::Duration;
+
+use integration_tests::echo::echo_client::EchoClient;
+use integration_tests::echo::echo_server::{Echo, EchoServer};
+use integration_tests::echo::{EchoReply, EchoRequest};
+use opentelemetry::trace::{SpanKind, Status as SpanStatus, TraceContextExt};
+use opentelemetry::{Context, Value};
+use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData};
+use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMeterProvider};
+use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider, SpanData};
+use otel_grpc::GrpcOtelLayer;
+use otel_propagation::Propagators;
+use tokio_stream::{Stream, StreamExt};
+use tonic::{Code, Request, Response, Status, Streaming};
+use tower::ServiceBuilder;
+
+type ReplyStream = Pin<Box<dyn Stream<Item = Result<EchoReply, Status>> + Send>>;
+
+#[derive(Default)]
+struct EchoService;
+
+fn current_trace_id() -> String {
+    Context::map_current(|cx| cx.span().span_context().trace_id().to_string())
+}
+
+async fn behave(req: &EchoRequest) -> Result<(), Status> {
+    let b = req.behaviour.as_str();
+    if let Some(code) = b.strip_prefix("fail:") {
+        return Err(Status::new(
+            Code::from_i32(code.parse().unwrap()),
+            "asked to fail",
+        ));
+    }
+    if let Some(ms) = b.strip_prefix("sleep:") {
+        tokio::time::sleep(Duration::from_millis(ms.parse().unwrap())).await;
+    }
+    Ok(())
+}
+
+#[tonic::async_trait]
+impl Echo for EchoService {
+    async fn unary(&self, req: Request<EchoRequest>) -> Result<Response<EchoReply>, Status> {
+        let req = req.into_inner();
+        behave(&req).await?;
+        Ok(Response::new(EchoReply {
+            message: req.message,
+            trace_id: current_trace_id(),
+        }))
+    }
+
+    type ServerStreamStream = ReplyStream;
+
+    async fn server_stream(
+        &self,
+        req: Request<EchoRequest>,
+    ) -> Result<Response<ReplyStream>, Status> {
+        let req = req.into_inner();
+        behave(&req).await?;
+        let trace_id = current_trace_id();
+        let reply = move |i: usize| {
+            Ok(EchoReply {
+                message: format!("{i}"),
+                trace_id: trace_id.clone(),
+            })
+        };
+        let stream: ReplyStream = match req.behaviour.as_str() {
+            "midstream" => Box::pin(tokio_stream::iter(vec![
+                reply(0),
+                Err(Status::internal("broke mid-stream")),
+            ])),
+            "hang" => Box::pin(tokio_stream::iter(vec![reply(0)]).chain(tokio_stream::pending())),
+            _ => {
+                Box::pin(tokio_stream::iter((0..3).map(reply)).throttle(Duration::from_millis(30)))
+            }
+        };
+        Ok(Response::new(stream))
+    }
+
+    async fn client_stream(
+        &self,
+        req: Request<Streaming<EchoRequest>>,
+    ) -> Result<Response<EchoReply>, Status> {
+        let mut stream = req.into_inner();
+        let mut count = 0;
+        while let Some(message) = stream.next().await {
+            message?;
+            count += 1;
+        }
+        Ok(Response::new(EchoReply {
+            message: count.to_string(),
+            trace_id: current_trace_id(),
+        }))
+    }
+
+    type BidiStream = ReplyStream;
+
+    async fn bidi(
+        &self,
+        req: Request<Streaming<EchoRequest>>,
+    ) -> Result<Response<ReplyStream>, Status> {
+        let trace_id = current_trace_id();
+        let stream = req.into_inner().map(move |m| {
+            m.map(|m| EchoReply {
+                message: m.message,
+                trace_id: trace_id.clone(),
+            })
+        });
+        Ok(Response::new(Box::pin(stream)))
+    }
+}
+
+struct Telemetry {
+    spans: InMemorySpanExporter,
+    tracer_provider: SdkTracerProvider,
+    metrics: InMemoryMetricExporter,
+    meter_provider: SdkMeterProvider,
+}
+
+impl Telemetry {
+    fn new() -> Self {
+        let spans = InMemorySpanExporter::default();
+        let tracer_provider = SdkTracerProvider::builder()
+            .with_simple_exporter(spans.clone())
+            .build();
+        let metrics = InMemoryMetricExporter::default();
+        let meter_provider = SdkMeterProvider::builder()
+            .with_reader(PeriodicReader::builder(metrics.clone()).build())
+            .build();
+        Telemetry {
+            spans,
+            tracer_provider,
+            metrics,
+            meter_provider,
+        }
+    }
+
+    async fn wait_for_spans(&self, n: usize) -> Vec<SpanData> {
+        for _ in 0..500 {
+            let spans = self.spans.get_finished_spans().unwrap();
+            if spans.len() >= n {
+                return spans;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!(
+            "expected {n} spans, got {:#?}",
+            self.spans.get_finished_spans().unwrap()
+        );
+    }
+
+    async fn serve(&self) -> SocketAddr {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let layer = GrpcOtelLayer::server()
+            .tracer_provider(self.tracer_provider.clone())
+            .meter_provider(self.meter_provider.clone())
+            .propagators(Propagators::parse("tracecontext,baggage,b3").0);
+        let router = tonic::transport::Server::builder()
+            .layer(layer)
+            .add_service(EchoServer::new(EchoService));
+        tokio::spawn(async move {
+            router
+                .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener))
+                .await
+                .unwrap();
+        });
+        addr
+    }
+
+    async fn client(
+        &self,
+        addr: SocketAddr,
+        propagators: &str,
+    ) -> EchoClient<otel_http::OtelService<tonic::transport::Channel, otel_grpc::GrpcClient>> {
+        let channel = tonic::transport::Channel::from_shared(format!("http://{addr}"))
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
+        let channel = ServiceBuilder::new()
+            .layer(
+                GrpcOtelLayer::client()
+                    .tracer_provider(self.tracer_provider.clone())
+                    .meter_provider(self.meter_provider.clone())
+                    .propagators(Propagators::parse(propagators).0),
+            )
+            .service(channel);
+        EchoClient::new(channel)
+    }
+}
+
+fn attr(span: &SpanData, key: &str) -> Option<String> {
+    span.attributes
+        .iter()
+        .find(|kv| kv.key.as_str() == key)
+        .map(|kv| match &kv.value {
+            Value::String(s) => s.as_str().to_owned(),
+            other => other.to_string(),
+        })
+}
+
+fn by_kind(spans: &[SpanData], kind: SpanKind) -> &SpanData {
+    spans
+        .iter()
+        .find(|s| s.span_kind == kind)
+        .unwrap_or_else(|| panic!("no {kind:?} span in {spans:#?}"))
+}
+
+fn request(behaviour: &str) -> EchoRequest {
+    EchoRequest {
+        message: "hi".into(),
+        behaviour: behaviour.into(),
+    }
+}
+
+#[tokio::test]
+async fn unary_calls_are_one_trace_with_the_rpc_conventions() {
+    let t = Telemetry::new();
+    let addr = t.serve().await;
+    let mut client = t.client(addr, "tracecontext").await;
+    let reply = client.unary(request("ok")).await.unwrap().into_inner();
+
+    let spans = t.wait_for_spans(2).await;
+    let (client_span, server_span) = (
+        by_kind(&spans, SpanKind::Client),
+        by_kind(&spans, SpanKind::Server),
+    );
+    assert_eq!(client_span.name, "test.echo.Echo/Unary");
+    assert_eq!(server_span.name, "test.echo.Echo/Unary");
+    assert_eq!(
+        server_span.parent_span_id,
+        client_span.span_context.span_id()
+    );
+    assert_eq!(
+        server_span.span_context.trace_id(),
+        client_span.span_context.trace_id()
+    );
+    assert_eq!(
+        reply.trace_id,
+        server_span.span_context.trace_id().to_string(),
+        "the handler ran under the span"
+    );
+    for span in [client_span, server_span] {
+        assert_eq!(attr(span, "rpc.system.name").as_deref(), Some("grpc"));
+        assert_eq!(
+            attr(span, "rpc.method").as_deref(),
+            Some("test.echo.Echo/Unary")
+        );
+        assert_eq!(
+            attr(span, "rpc.response.status_code").as_deref(),
+            Some("OK"),
+            "OK arrives in the trailers"
+        );
+        assert_eq!(attr(span, "error.type"), None);
+        assert_eq!(span.status, SpanStatus::Unset);
+    }
+    assert_eq!(
+        attr(server_span, "server.address").as_deref(),
+        Some("127.0.0.1")
+    );
+    assert_eq!(
+        attr(server_span, "server.port"),
+        Some(addr.port().to_string())
+    );
+}
+
+#[tokio::test]
+async fn trailers_only_errors_follow_each_sides_rule() {
+    let t = Telemetry::new();
+    let addr = t.serve().await;
+    let mut client = t.client(addr, "tracecontext").await;
+    // NOT_FOUND: the client's problem, not the server's.
+    let err = client.unary(request("fail:5")).await.unwrap_err();
+    assert_eq!(err.code(), Code::NotFound);
+    let spans = t.wait_for_spans(2).await;
+    let (c, s) = (
+        by_kind(&spans, SpanKind::Client),
+        by_kind(&spans, SpanKind::Server),
+    );
+    assert_eq!(
+        attr(c, "rpc.response.status_code").as_deref(),
+        Some("NOT_FOUND")
+    );
+    assert_eq!(attr(c, "error.type").as_deref(), Some("NOT_FOUND"));
+    assert!(matches!(c.status, SpanStatus::Error { .. }));
+    assert_eq!(
+        attr(s, "rpc.response.status_code").as_deref(),
+        Some("NOT_FOUND")
+    );
+    assert_eq!(attr(s, "error.type"), None);
+    assert_eq!(s.status, SpanStatus::Unset);
+
+    t.spans.reset();
+    let err = client.unary(request("fail:13")).await.unwrap_err();
+    assert_eq!(err.code(), Code::Internal);
+    let spans = t.wait_for_spans(2).await;
+    let s = by_kind(&spans, SpanKind::Server);
+    assert_eq!(attr(s, "error.type").as_deref(), Some("INTERNAL"));
+    assert!(matches!(s.status, SpanStatus::Error { .. }));
+}
+
+#[tokio::test]
+async fn server_streams_end_with_the_stream() {
+    let t = Telemetry::new();
+    let addr = t.serve().await;
+    let mut client = t.client(addr, "tracecontext").await;
+    let mut stream = client
+        .server_stream(request("ok"))
+        .await
+        .unwrap()
+        .into_inner();
+    let mut n = 0;
+    while let Some(reply) = stream.next().await {
+        reply.unwrap();
+        n += 1;
+    }
+    assert_eq!(n, 3);
+    let spans = t.wait_for_spans(2).await;
+    for span in &spans {
+        assert_eq!(
+            attr(span, "rpc.response.status_code").as_deref(),
+            Some("OK")
+        );
+        let duration = span.end_time.duration_since(span.start_time).unwrap();
+        assert!(
+            duration >= Duration::from_millis(50),
+            "{:?} lasted the stream: {duration:?}",
+            span.span_kind
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_error_sent_mid_stream_is_read_from_the_trailers() {
+    let t = Telemetry::new();
+    let addr = t.serve().await;
+    let mut client = t.client(addr, "tracecontext").await;
+    let mut stream = client
+        .server_stream(request("midstream"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(stream.next().await.unwrap().is_ok());
+    assert_eq!(
+        stream.next().await.unwrap().unwrap_err().code(),
+        Code::Internal
+    );
+    drop(stream);
+    let spans = t.wait_for_spans(2).await;
+    for span in &spans {
+        assert_eq!(
+            attr(span, "rpc.response.status_code").as_deref(),
+            Some("INTERNAL"),
+            "{:?}",
+            span.span_kind
+        );
+        assert_eq!(attr(span, "error.type").as_deref(), Some("INTERNAL"));
+    }
+}
+
+#[tokio::test]
+async fn client_and_bidi_streams() {
+    let t = Telemetry::new();
+    let addr = t.serve().await;
+    let mut client = t.client(addr, "tracecontext").await;
+    let reply = client
+        .client_stream(tokio_stream::iter(vec![request("ok"), request("ok")]))
+        .await
+        .unwrap();
+    assert_eq!(reply.into_inner().message, "2");
+    let mut replies = client
+        .bidi(tokio_stream::iter(vec![request("ok"); 3]))
+        .await
+        .unwrap()
+        .into_inner();
+    let mut n = 0;
+    while let Some(reply) = replies.next().await {
+        reply.unwrap();
+        n += 1;
+    }
+    assert_eq!(n, 3);
+    let spans = t.wait_for_spans(4).await;
+    let names: Vec<&str> = spans.iter().map(|s| s.name.as_ref()).collect();
+    assert_eq!(
+        names
+            .iter()
+            .filter(|n| **n == "test.echo.Echo/ClientStream")
+            .count(),
+        2,
+        "{names:?}"
+    );
+    assert_eq!(
+        names
+            .iter()
+            .filter(|n| **n == "test.echo.Echo/Bidi")
+            .count(),
+        2,
+        "{names:?}"
+    );
+    assert!(
+        spans
+            .iter()
+            .all(|s| attr(s, "rpc.response.status_code").as_deref() == Some("OK"))
+    );
+}
+
+#[tokio::test]
+async fn deadlines_and_unimplemented_methods() {
+    let t = Telemetry::new();
+    let addr = t.serve().await;
+    let mut client = t.client(addr, "tracecontext").await;
+    let mut req = Request::new(request("sleep:1000"));
+    req.set_timeout(Duration::from_millis(50));
+    let err = client.unary(req).await.unwrap_err();
+    assert!(
+        matches!(err.code(), Code::DeadlineExceeded | Code::Cancelled),
+        "{err:?}"
+    );
+    let spans = t.wait_for_spans(2).await;
+    // The client's transport gave up: no gRPC status arrived, the span is an error all the same.
+    let c = by_kind(&spans, SpanKind::Client);
+    assert!(attr(c, "error.type").is_some());
+    assert!(matches!(c.status, SpanStatus::Error { .. }));
+    // The server saw its caller go away mid-call.
+    let s = by_kind(&spans, SpanKind::Server);
+    let code = attr(s, "rpc.response.status_code");
+    assert!(
+        matches!(code.as_deref(), Some("CANCELLED" | "DEADLINE_EXCEEDED")),
+        "{code:?}"
+    );
+
+    // A method the server does not have: tonic answers UNIMPLEMENTED, trailers-only.
+    t.spans.reset();
+    let channel = tonic::transport::Channel::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let channel = ServiceBuilder::new()
+        .layer(
+            GrpcOtelLayer::client()
+                .tracer_provider(t.tracer_provider.clone())
+                .metrics(false),
+        )
+        .service(channel);
+    let mut grpc = tonic::client::Grpc::new(channel);
+    grpc.ready().await.unwrap();
+    let codec = tonic_prost::ProstCodec::<EchoRequest, EchoReply>::default();
+    let path = http::uri::PathAndQuery::from_static("/test.echo.Missing/Call");
+    let err = grpc
+        .unary(Request::new(request("ok")), path, codec)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::Unimplemented);
+    let spans = t.wait_for_spans(2).await;
+    let server = by_kind(&spans, SpanKind::Server);
+    assert_eq!(
+        attr(server, "rpc.response.status_code").as_deref(),
+        Some("UNIMPLEMENTED")
+    );
+    assert_eq!(attr(server, "error.type").as_deref(), Some("UNIMPLEMENTED"));
+    assert_eq!(
+        attr(
+            by_kind(&spans, SpanKind::Client),
+            "rpc.response.status_code"
+        )
+        .as_deref(),
+        Some("UNIMPLEMENTED")
+    );
+}
+
+#[tokio::test]
+async fn a_cancelled_call_is_recorded_as_cancelled() {
+    let t = Telemetry::new();
+    let addr = t.serve().await;
+    let mut client = t.client(addr, "tracecontext").await;
+    let mut stream = client
+        .server_stream(request("hang"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(stream.next().await.unwrap().is_ok());
+    drop(stream);
+    let spans = t.wait_for_spans(2).await;
+    for span in &spans {
+        assert_eq!(
+            attr(span, "rpc.response.status_code").as_deref(),
+            Some("CANCELLED"),
+            "{:?}",
+            span.span_kind
+        );
+    }
+}
+
+#[tokio::test]
+async fn every_propagator_carries_the_context_through_metadata() {
+    for propagators in ["tracecontext", "b3", "b3multi", "tracecontext,baggage"] {
+        let t = Telemetry::new();
+        let addr = t.serve().await;
+        let mut client = t.client(addr, propagators).await;
+        client.unary(request("ok")).await.unwrap();
+        let spans = t.wait_for_spans(2).await;
+        let (c, s) = (
+            by_kind(&spans, SpanKind::Client),
+            by_kind(&spans, SpanKind::Server),
+        );
+        assert_eq!(s.parent_span_id, c.span_context.span_id(), "{propagators}");
+    }
+}
+
+#[tokio::test]
+async fn call_durations_are_recorded_with_the_rpc_attributes() {
+    let t = Telemetry::new();
+    let addr = t.serve().await;
+    let mut client = t.client(addr, "tracecontext").await;
+    client.unary(request("ok")).await.unwrap();
+    let _ = client.unary(request("fail:14")).await;
+    t.wait_for_spans(4).await;
+    t.meter_provider.force_flush().unwrap();
+    let exported = t.metrics.get_finished_metrics().unwrap();
+    let mut seen = Vec::new();
+    for scope in exported.last().unwrap().scope_metrics() {
+        for metric in scope.metrics() {
+            if let AggregatedMetrics::F64(MetricData::Histogram(h)) = metric.data() {
+                for point in h.data_points() {
+                    let attrs: Vec<(String, String)> = point
+                        .attributes()
+                        .map(|kv| (kv.key.to_string(), kv.value.to_string()))
+                        .collect();
+                    seen.push((metric.name().to_owned(), metric.unit().to_owned(), attrs));
+                }
+            }
+        }
+    }
+    let find = |name: &str, status: &str| {
+        seen.iter()
+            .find(|(n, _, a)| {
+                n == name
+                    && a.iter()
+                        .any(|(k, v)| k == "rpc.response.status_code" && v == status)
+            })
+            .unwrap_or_else(|| panic!("no {name} {status} in {seen:#?}"))
+    };
+    let ok = find("rpc.server.call.duration", "OK");
+    assert_eq!(ok.1, "s");
+    assert!(ok.2.contains(&("rpc.method".into(), "test.echo.Echo/Unary".into())));
+    assert!(ok.2.contains(&("rpc.system.name".into(), "grpc".into())));
+    let unavailable = find("rpc.client.call.duration", "UNAVAILABLE");
+    assert!(
+        unavailable
+            .2
+            .contains(&("error.type".into(), "UNAVAILABLE".into()))
+    );
+}
+
+#[test]
+fn the_health_filter() {
+    let health = http::Request::post("/grpc.health.v1.Health/Check")
+        .body(())
+        .unwrap();
+    let echo = http::Request::post("/test.echo.Echo/Unary")
+        .body(())
+        .unwrap();
+    assert!(!otel_grpc::filters::not_health_or_reflection(
+        &otel_http::RequestHead::of(&health)
+    ));
+    assert!(otel_grpc::filters::not_health_or_reflection(
+        &otel_http::RequestHead::of(&echo)
+    ));
+}
