@@ -5,6 +5,30 @@ pub mod grpc;
 pub mod http;
 pub mod propagation;
 
+/// The command line of the instruction-count drivers: `<driver> <variant> <n>` runs `run(variant,
+/// n)`; `<driver> list` prints the variants. Returns the process's exit code.
+pub fn driver_main(
+    variants: &[&str],
+    run: impl FnOnce(&str, u64) -> bool,
+) -> std::process::ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let usage = || {
+        eprintln!("usage: <variant> <count> | list; variants: {variants:?}");
+        std::process::ExitCode::FAILURE
+    };
+    match args.as_slice() {
+        [list] if list == "list" => {
+            variants.iter().for_each(|v| println!("{v}"));
+            std::process::ExitCode::SUCCESS
+        }
+        [variant, n] => match n.parse::<u64>() {
+            Ok(n) if run(variant, n) => std::process::ExitCode::SUCCESS,
+            _ => usage(),
+        },
+        _ => usage(),
+    }
+}
+
 /// One operation, run many times.
 pub type Op = Box<dyn FnMut()>;
 

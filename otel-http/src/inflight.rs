@@ -175,13 +175,10 @@ impl HttpExchange {
             {
                 attributes.push(KeyValue::new(key::USER_AGENT, agent.to_owned()));
             }
-            if let Some(size) = inflight.request_body_size {
-                attributes.push(KeyValue::new(key::REQUEST_BODY_SIZE, size as i64));
-            }
-            semconv::captured_headers(
-                "http.request.header",
-                &options.request_headers,
+            push_request_tail(
+                options,
                 req.headers(),
+                inflight.request_body_size,
                 &mut attributes,
             );
             attributes
@@ -249,13 +246,10 @@ impl HttpExchange {
                         attributes.push(KeyValue::new(key::SERVER_PORT, i64::from(*port)));
                     }
                 }
-                if let Some(size) = inflight.request_body_size {
-                    attributes.push(KeyValue::new(key::REQUEST_BODY_SIZE, size as i64));
-                }
-                semconv::captured_headers(
-                    "http.request.header",
-                    &options.request_headers,
+                push_request_tail(
+                    options,
                     req.headers(),
+                    inflight.request_body_size,
                     &mut attributes,
                 );
                 attributes
@@ -450,6 +444,24 @@ impl Drop for HttpExchange {
     fn drop(&mut self) {
         self.finish_once(Outcome::Dropped);
     }
+}
+
+/// The attributes both sides end a request's list with: its body size and captured headers.
+fn push_request_tail(
+    options: &Options,
+    headers: &HeaderMap,
+    body_size: Option<u64>,
+    attributes: &mut Vec<KeyValue>,
+) {
+    if let Some(size) = body_size {
+        attributes.push(KeyValue::new(key::REQUEST_BODY_SIZE, size as i64));
+    }
+    semconv::captured_headers(
+        "http.request.header",
+        &options.request_headers,
+        headers,
+        attributes,
+    );
 }
 
 fn default_port(scheme: Option<&str>) -> Option<u16> {

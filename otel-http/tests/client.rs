@@ -4,7 +4,7 @@ mod common;
 
 use axum::Router;
 use axum::routing::get;
-use common::{Telemetry, attr, serve, span};
+use common::{Layers, Telemetry, attr, serve, span};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use opentelemetry::Context;

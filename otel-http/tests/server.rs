@@ -10,7 +10,7 @@ use axum::extract::Request;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
-use common::{Telemetry, attr, send, serve, span};
+use common::{Layers, Telemetry, attr, send, serve, span};
 use opentelemetry::trace::{SpanKind, Status, TraceContextExt};
 use opentelemetry::{Context, KeyValue};
 use otel_http::ResponsePropagation;

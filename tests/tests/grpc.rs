@@ -7,11 +7,11 @@ use std::time::Duration;
 use integration_tests::echo::echo_client::EchoClient;
 use integration_tests::echo::echo_server::{Echo, EchoServer};
 use integration_tests::echo::{EchoReply, EchoRequest};
+use integration_tests::telemetry::{Telemetry, attr};
+use opentelemetry::Context;
 use opentelemetry::trace::{SpanKind, Status as SpanStatus, TraceContextExt};
-use opentelemetry::{Context, Value};
 use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData};
-use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMeterProvider};
-use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider, SpanData};
+use opentelemetry_sdk::trace::SpanData;
 use otel_grpc::GrpcOtelLayer;
 use otel_propagation::Propagators;
 use tokio_stream::{Stream, StreamExt};
@@ -113,45 +113,17 @@ impl Echo for EchoService {
     }
 }
 
-struct Telemetry {
-    spans: InMemorySpanExporter,
-    tracer_provider: SdkTracerProvider,
-    metrics: InMemoryMetricExporter,
-    meter_provider: SdkMeterProvider,
+/// The gRPC side of the fixture: a served `Echo` and clients, wired to a [`Telemetry`].
+trait Grpc {
+    async fn serve(&self) -> SocketAddr;
+    async fn client(
+        &self,
+        addr: SocketAddr,
+        propagators: &str,
+    ) -> EchoClient<otel_http::OtelService<tonic::transport::Channel, otel_grpc::GrpcClient>>;
 }
 
-impl Telemetry {
-    fn new() -> Self {
-        let spans = InMemorySpanExporter::default();
-        let tracer_provider = SdkTracerProvider::builder()
-            .with_simple_exporter(spans.clone())
-            .build();
-        let metrics = InMemoryMetricExporter::default();
-        let meter_provider = SdkMeterProvider::builder()
-            .with_reader(PeriodicReader::builder(metrics.clone()).build())
-            .build();
-        Telemetry {
-            spans,
-            tracer_provider,
-            metrics,
-            meter_provider,
-        }
-    }
-
-    async fn wait_for_spans(&self, n: usize) -> Vec<SpanData> {
-        for _ in 0..500 {
-            let spans = self.spans.get_finished_spans().unwrap();
-            if spans.len() >= n {
-                return spans;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        panic!(
-            "expected {n} spans, got {:#?}",
-            self.spans.get_finished_spans().unwrap()
-        );
-    }
-
+impl Grpc for Telemetry {
     async fn serve(&self) -> SocketAddr {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -191,16 +163,6 @@ impl Telemetry {
             .service(channel);
         EchoClient::new(channel)
     }
-}
-
-fn attr(span: &SpanData, key: &str) -> Option<String> {
-    span.attributes
-        .iter()
-        .find(|kv| kv.key.as_str() == key)
-        .map(|kv| match &kv.value {
-            Value::String(s) => s.as_str().to_owned(),
-            other => other.to_string(),
-        })
 }
 
 fn by_kind(spans: &[SpanData], kind: SpanKind) -> &SpanData {

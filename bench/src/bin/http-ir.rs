@@ -16,49 +16,33 @@ use otel_bench::http::{VARIANTS, install_providers, router, traceparent};
 use tower::ServiceExt;
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let (variant, n) = match args.as_slice() {
-        [list] if list == "list" => {
-            VARIANTS.iter().for_each(|v| println!("{v}"));
-            return ExitCode::SUCCESS;
-        }
-        [variant, n] => match n.parse::<u64>() {
-            Ok(n) => (variant.as_str(), n),
-            Err(_) => return usage(),
-        },
-        _ => return usage(),
-    };
-    let (tracer_provider, meter_provider) = install_providers();
-    let Some(router) = router(variant, &tracer_provider) else {
-        return usage();
-    };
-    let traceparent = traceparent(variant);
-
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .expect("runtime");
-    runtime.block_on(async {
-        for i in 0..n {
-            let req = Request::get("/users/42")
-                .header("host", "api.example.com")
-                .header("user-agent", "bench/1.0")
-                .header("traceparent", traceparent.as_str())
-                .body(Body::empty())
-                .expect("request");
-            let response = router.clone().oneshot(req).await.expect("response");
-            let body = response.into_body().collect().await.expect("body");
-            std::hint::black_box(body);
-            if i % 128 == 127 {
-                std::thread::sleep(Duration::from_millis(1));
+    otel_bench::driver_main(&VARIANTS, |variant, n| {
+        let (tracer_provider, meter_provider) = install_providers();
+        let Some(router) = router(variant, &tracer_provider) else {
+            return false;
+        };
+        let traceparent = traceparent(variant);
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime");
+        runtime.block_on(async {
+            for i in 0..n {
+                let req = Request::get("/users/42")
+                    .header("host", "api.example.com")
+                    .header("user-agent", "bench/1.0")
+                    .header("traceparent", traceparent.as_str())
+                    .body(Body::empty())
+                    .expect("request");
+                let response = router.clone().oneshot(req).await.expect("response");
+                let body = response.into_body().collect().await.expect("body");
+                std::hint::black_box(body);
+                if i % 128 == 127 {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
             }
-        }
-    });
-    let _ = tracer_provider.shutdown();
-    let _ = meter_provider.shutdown();
-    ExitCode::SUCCESS
-}
-
-fn usage() -> ExitCode {
-    eprintln!("usage: http-ir <variant> <requests> | list; variants: {VARIANTS:?}");
-    ExitCode::FAILURE
+        });
+        let _ = tracer_provider.shutdown();
+        let _ = meter_provider.shutdown();
+        true
+    })
 }

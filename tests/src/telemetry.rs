@@ -1,0 +1,114 @@
+//! The telemetry fixture of the integration tests: SDK providers that export to memory.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use opentelemetry::{KeyValue, Value};
+use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData};
+use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMeterProvider};
+use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider, SpanData};
+
+/// A metric point: its attributes, and its count (histograms) or value (sums).
+pub type Point = (HashMap<String, String>, f64);
+
+/// SDK tracer and meter providers that export to memory, for assertions.
+pub struct Telemetry {
+    /// Finished spans.
+    pub spans: InMemorySpanExporter,
+    /// The tracer provider to hand to the layers.
+    pub tracer_provider: SdkTracerProvider,
+    /// Exported metrics.
+    pub metrics: InMemoryMetricExporter,
+    /// The meter provider to hand to the layers.
+    pub meter_provider: SdkMeterProvider,
+}
+
+impl Telemetry {
+    /// Fresh providers and exporters.
+    #[allow(clippy::new_without_default)]
+    pub fn new() -> Self {
+        let spans = InMemorySpanExporter::default();
+        let tracer_provider = SdkTracerProvider::builder()
+            .with_simple_exporter(spans.clone())
+            .build();
+        let metrics = InMemoryMetricExporter::default();
+        let meter_provider = SdkMeterProvider::builder()
+            .with_reader(PeriodicReader::builder(metrics.clone()).build())
+            .build();
+        Telemetry {
+            spans,
+            tracer_provider,
+            metrics,
+            meter_provider,
+        }
+    }
+
+    /// Waits (at most 5 s) until `n` spans have ended, and returns them.
+    pub async fn wait_for_spans(&self, n: usize) -> Vec<SpanData> {
+        for _ in 0..500 {
+            let spans = self.spans.get_finished_spans().unwrap();
+            if spans.len() >= n {
+                return spans;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!(
+            "expected {n} spans, got {:?}",
+            self.spans.get_finished_spans().unwrap()
+        );
+    }
+
+    /// Histogram (or sum) points of metric `name`: attributes, count (or value), and the unit.
+    pub fn points(&self, name: &str) -> (String, Vec<Point>) {
+        self.meter_provider.force_flush().unwrap();
+        let exported = self.metrics.get_finished_metrics().unwrap();
+        let last = exported.last().expect("metrics exported");
+        for scope in last.scope_metrics() {
+            for metric in scope.metrics() {
+                if metric.name() != name {
+                    continue;
+                }
+                let attrs = |kvs: &mut dyn Iterator<Item = &KeyValue>| {
+                    kvs.map(|kv| (kv.key.to_string(), kv.value.to_string()))
+                        .collect::<HashMap<_, _>>()
+                };
+                let points = match metric.data() {
+                    AggregatedMetrics::F64(MetricData::Histogram(h)) => h
+                        .data_points()
+                        .map(|p| (attrs(&mut p.attributes()), p.count() as f64))
+                        .collect(),
+                    AggregatedMetrics::U64(MetricData::Histogram(h)) => h
+                        .data_points()
+                        .map(|p| (attrs(&mut p.attributes()), p.count() as f64))
+                        .collect(),
+                    AggregatedMetrics::I64(MetricData::Sum(s)) => s
+                        .data_points()
+                        .map(|p| (attrs(&mut p.attributes()), p.value() as f64))
+                        .collect(),
+                    other => panic!("unexpected data for {name}: {other:?}"),
+                };
+                return (metric.unit().to_owned(), points);
+            }
+        }
+        panic!("no metric {name}");
+    }
+}
+
+/// An attribute of a span, as a string.
+pub fn attr(span: &SpanData, key: &str) -> Option<String> {
+    span.attributes
+        .iter()
+        .find(|kv| kv.key.as_str() == key)
+        .map(|kv| match &kv.value {
+            Value::String(s) => s.as_str().to_owned(),
+            other => other.to_string(),
+        })
+}
+
+/// The span named `name`; panics with every span when there is none.
+pub fn span<'a>(spans: &'a [SpanData], name: &str) -> &'a SpanData {
+    spans
+        .iter()
+        .find(|s| s.name == name)
+        .unwrap_or_else(|| panic!("no span {name:?} in {spans:#?}"))
+}
