@@ -6,14 +6,12 @@ use std::time::Duration;
 use http::Request;
 use integration_tests::echo::echo_server::{Echo, EchoServer};
 use integration_tests::echo::{EchoReply, EchoRequest};
-use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use prost::Message;
 use tonic::body::Body;
 use tonic::{Response, Status, Streaming};
 use tower::util::BoxCloneSyncService;
 use tower::{Layer, ServiceExt};
-use tracing_subscriber::layer::SubscriberExt;
 
 /// The variants, plain first.
 pub const VARIANTS: [&str; 4] = [
@@ -92,9 +90,7 @@ pub fn service(variant: &str, tracer_provider: &SdkTracerProvider) -> Option<Grp
             boxed(BoxCloneSyncService::new(svc))
         }
         "tonic-tracing-opentelemetry" => {
-            let subscriber = tracing_subscriber::registry()
-                .with(tracing_opentelemetry::layer().with_tracer(tracer_provider.tracer("bench")));
-            tracing::subscriber::set_global_default(subscriber).ok();
+            crate::http::install_tracing_subscriber(tracer_provider);
             let layer = tonic_tracing_opentelemetry::middleware::server::OtelGrpcLayer::default();
             let svc =
                 ServiceExt::<Request<Body>>::map_response(layer.layer(routes.prepare()), |r| {
@@ -106,8 +102,8 @@ pub fn service(variant: &str, tracer_provider: &SdkTracerProvider) -> Option<Grp
     }
 }
 
-/// One unary `Echo/Unary` request as it comes off the wire: a length-prefixed protobuf message.
-pub fn request(traceparent: &str) -> Request<Body> {
+/// One `Echo/Unary` request body as it comes off the wire: a length-prefixed protobuf message.
+pub fn request_frame() -> Vec<u8> {
     let message = EchoRequest {
         message: "hello".into(),
         behaviour: String::new(),
@@ -117,6 +113,12 @@ pub fn request(traceparent: &str) -> Request<Body> {
     frame.push(0);
     frame.extend_from_slice(&(message.len() as u32).to_be_bytes());
     frame.extend_from_slice(&message);
+    frame
+}
+
+/// One unary `Echo/Unary` request.
+pub fn request(traceparent: &str) -> Request<Body> {
+    let frame = request_frame();
     Request::post("http://127.0.0.1:50051/test.echo.Echo/Unary")
         .header("content-type", "application/grpc")
         .header("te", "trailers")

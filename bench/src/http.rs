@@ -61,11 +61,7 @@ fn routes() -> Router {
 /// The router for `variant`, or `None` for an unknown name.
 pub fn router(variant: &str, tracer_provider: &SdkTracerProvider) -> Option<Router> {
     use otel_http::OtelLayer;
-    let tracing_subscriber = || {
-        let subscriber = tracing_subscriber::registry()
-            .with(tracing_opentelemetry::layer().with_tracer(tracer_provider.tracer("bench")));
-        tracing::subscriber::set_global_default(subscriber).ok();
-    };
+    let tracing_subscriber = || install_tracing_subscriber(tracer_provider);
     Some(match variant {
         "plain-axum" => routes(),
         "ours-traces" | "ours-traces-unsampled" => {
@@ -99,6 +95,24 @@ pub fn router(variant: &str, tracer_provider: &SdkTracerProvider) -> Option<Rout
         }
         _ => return None,
     })
+}
+
+/// A global `tracing` subscriber as a user of the tracing-based peers runs one: their spans (target
+/// `otel::tracing`, and tower-http's) enabled, everything else at INFO, so the HTTP/2 stack's TRACE
+/// events do not each become span events.
+pub fn install_tracing_subscriber(tracer_provider: &SdkTracerProvider) {
+    use tracing_subscriber::Layer as _;
+    use tracing_subscriber::filter::Targets;
+    let filter = Targets::new()
+        .with_default(tracing::Level::INFO)
+        .with_target("otel::tracing", tracing::Level::TRACE)
+        .with_target("tower_http", tracing::Level::DEBUG);
+    let subscriber = tracing_subscriber::registry().with(
+        tracing_opentelemetry::layer()
+            .with_tracer(tracer_provider.tracer("bench"))
+            .with_filter(filter),
+    );
+    tracing::subscriber::set_global_default(subscriber).ok();
 }
 
 /// Global SDK providers exporting to [`Discard`], and our propagators installed globally, as an

@@ -7,6 +7,10 @@ use otel_bench::http::{VARIANTS, install_providers, router};
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("list") {
+        VARIANTS.iter().for_each(|v| println!("{v}"));
+        return ExitCode::SUCCESS;
+    }
     let [variant, port] = args.as_slice() else {
         eprintln!("usage: http-server <variant> <port>; variants: {VARIANTS:?}");
         return ExitCode::FAILURE;
