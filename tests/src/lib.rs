@@ -1,6 +1,7 @@
 //! Workspace-level integration tests; see `tests/`. The library holds what the test suites share:
 //! the code generated from `proto/echo.proto`, and the telemetry fixture.
 
+pub mod echo_service;
 pub mod telemetry;
 
 /// The `test.echo` protobuf package: messages, the `Echo` server trait and client.
