@@ -277,7 +277,8 @@ impl HttpExchange {
             side,
             cx,
             traced: false,
-            started: Some(Instant::now()),
+            // Spans keep their own times; the clock is read for the duration metric only.
+            started: metrics.is_some().then(Instant::now),
             metrics,
             status: None,
             error_type: None,
