@@ -40,6 +40,8 @@ mod future;
 mod inflight;
 mod metrics;
 mod options;
+#[cfg(feature = "reqwest")]
+mod reqwest_client;
 pub mod semconv;
 mod service;
 
@@ -52,4 +54,6 @@ pub use options::{
     ResponsePropagation, Server, SpanNameFormatter,
 };
 pub use otel_propagation as propagation;
+#[cfg(feature = "reqwest")]
+pub use reqwest_client::ReqwestMiddleware;
 pub use service::{ClientService, OtelService, ServerService};

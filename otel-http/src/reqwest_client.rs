@@ -1,0 +1,101 @@
+//! The client layer as a `reqwest-middleware` middleware (feature `reqwest`).
+
+use std::sync::Arc;
+
+use opentelemetry::StringValue;
+use opentelemetry::context::FutureExt;
+use reqwest_middleware::{Middleware, Next};
+
+use crate::body::ResponseBody;
+use crate::exchange::{Exchange, Outcome};
+use crate::inflight::HttpExchange;
+use crate::options::{Client, Options, OtelLayer, RequestHead};
+
+/// The [`OtelLayer::client`] instrumentation for reqwest: a CLIENT span per request, its context
+/// injected, ended when the caller finishes reading the response body.
+///
+/// ```no_run
+/// let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+///     .with(otel_http::OtelLayer::client().reqwest_middleware())
+///     .build();
+/// # let _ = client;
+/// ```
+#[derive(Clone)]
+pub struct ReqwestMiddleware {
+    options: Arc<Options>,
+}
+
+impl std::fmt::Debug for ReqwestMiddleware {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReqwestMiddleware").finish_non_exhaustive()
+    }
+}
+
+impl OtelLayer<Client> {
+    /// This client layer's options, as a `reqwest-middleware` middleware.
+    pub fn reqwest_middleware(self) -> ReqwestMiddleware {
+        ReqwestMiddleware {
+            options: self.options,
+        }
+    }
+}
+
+/// The request's head as an `http::Request`, for the exchange to read and inject into.
+fn head_of(req: &mut reqwest::Request) -> Option<http::Request<()>> {
+    let mut head = http::Request::builder()
+        .method(req.method().clone())
+        .uri(req.url().as_str())
+        .version(req.version())
+        .body(())
+        .ok()?;
+    *head.headers_mut() = std::mem::take(req.headers_mut());
+    Some(head)
+}
+
+#[async_trait::async_trait]
+impl Middleware for ReqwestMiddleware {
+    async fn handle(
+        &self,
+        mut req: reqwest::Request,
+        extensions: &mut http::Extensions,
+        next: Next<'_>,
+    ) -> reqwest_middleware::Result<reqwest::Response> {
+        let Some(mut head) = head_of(&mut req) else {
+            return next.run(req, extensions).await;
+        };
+        if !self.options.instruments_request(&RequestHead::of(&head)) {
+            *req.headers_mut() = std::mem::take(head.headers_mut());
+            return next.run(req, extensions).await;
+        }
+        let mut exchange = HttpExchange::client(&self.options, &mut head);
+        *req.headers_mut() = std::mem::take(head.headers_mut());
+        let cx = exchange.context().clone();
+        let response = match next.run(req, extensions).with_context(cx).await {
+            Ok(response) => response,
+            Err(error) => {
+                let error_type = match &error {
+                    reqwest_middleware::Error::Reqwest(_) => "reqwest::Error",
+                    reqwest_middleware::Error::Middleware(_) => "reqwest_middleware::Error",
+                };
+                exchange.finish(Outcome::Failed(StringValue::from(error_type)));
+                return Err(error);
+            }
+        };
+        let url = response.url().clone();
+        let response: http::Response<reqwest::Body> = response.into();
+        let (mut parts, body) = response.into_parts();
+        exchange.on_response(parts.status, parts.version, &mut parts.headers);
+        let body = reqwest::Body::wrap(ResponseBody::new(body, Some(exchange)));
+        // Rebuilt so the response keeps its URL.
+        use reqwest::ResponseBuilderExt;
+        let mut rebuilt = http::Response::builder()
+            .status(parts.status)
+            .version(parts.version)
+            .url(url)
+            .body(body)
+            .map_err(|e| reqwest_middleware::Error::Middleware(e.into()))?;
+        *rebuilt.headers_mut() = parts.headers;
+        rebuilt.extensions_mut().extend(parts.extensions);
+        Ok(reqwest::Response::from(rebuilt))
+    }
+}
