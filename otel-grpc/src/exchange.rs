@@ -24,6 +24,8 @@ mod key {
     pub(super) const ERROR_TYPE: Key = Key::from_static_str(attr::ERROR_TYPE);
     pub(super) const SERVER_ADDRESS: Key = Key::from_static_str(attr::SERVER_ADDRESS);
     pub(super) const SERVER_PORT: Key = Key::from_static_str(attr::SERVER_PORT);
+    pub(super) const PEER_ADDRESS: Key = Key::from_static_str(attr::NETWORK_PEER_ADDRESS);
+    pub(super) const PEER_PORT: Key = Key::from_static_str(attr::NETWORK_PEER_PORT);
     // The names many dashboards and Node's gRPC instrumentation still use.
     pub(super) const OLD_SYSTEM: Key = Key::from_static_str("rpc.system");
     pub(super) const OLD_SERVICE: Key = Key::from_static_str("rpc.service");
@@ -86,15 +88,19 @@ impl RpcExchange {
             options.incoming_context(&head)
         };
         let method = RpcMethod::parse(req.uri().path());
-        let address =
-            otel_http::semconv::server_address(req.uri(), req.headers()).map(|(host, port)| {
-                let default_port = match req.uri().scheme_str() {
-                    Some("https") => Some(443),
-                    Some("http") => Some(80),
-                    _ => None,
-                };
-                (host.to_owned(), port.or(default_port))
-            });
+        let address = if client {
+            options.client_server_address(req.uri(), req.headers())
+        } else {
+            otel_http::semconv::server_address(req.uri(), req.headers())
+        };
+        let address = address.map(|(host, port)| {
+            let default_port = match req.uri().scheme_str() {
+                Some("https") => Some(443),
+                Some("http") => Some(80),
+                _ => None,
+            };
+            (host.to_owned(), port.or(default_port))
+        });
 
         let common = |attributes: &mut Vec<KeyValue>| {
             if mode.new {
@@ -150,8 +156,11 @@ impl RpcExchange {
                 }
             };
             let attributes = || {
-                let mut attributes = Vec::with_capacity(8);
+                let mut attributes = Vec::with_capacity(10);
                 common(&mut attributes);
+                if !client {
+                    push_peer(req, &mut attributes);
+                }
                 attributes
             };
             let kind = if client {
@@ -201,6 +210,20 @@ impl RpcExchange {
             }
         })
     }
+}
+
+/// `network.peer.address` / `port`, where tonic's transport says who connected.
+fn push_peer<B>(req: &Request<B>, attributes: &mut Vec<KeyValue>) {
+    #[cfg(feature = "tonic")]
+    if let Some(peer) = req
+        .extensions()
+        .get::<tonic::transport::server::TcpConnectInfo>()
+        .and_then(|info| info.remote_addr())
+    {
+        attributes.push(KeyValue::new(key::PEER_ADDRESS, peer.ip().to_string()));
+        attributes.push(KeyValue::new(key::PEER_PORT, i64::from(peer.port())));
+    }
+    let _ = (req, attributes);
 }
 
 impl Exchange for RpcExchange {

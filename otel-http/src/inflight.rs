@@ -198,12 +198,15 @@ impl HttpExchange {
         let head = RequestHead::of(req);
         let parent = Context::current();
         let (method, method_original) = semconv::method(req.method());
-        let address = semconv::server_address(req.uri(), req.headers()).map(|(host, port)| {
-            (
-                host.to_owned(),
-                port.or_else(|| default_port(req.uri().scheme_str())),
-            )
-        });
+        let address =
+            options
+                .client_server_address(req.uri(), req.headers())
+                .map(|(host, port)| {
+                    (
+                        host.to_owned(),
+                        port.or_else(|| default_port(req.uri().scheme_str())),
+                    )
+                });
 
         let metrics = options.metrics.then(|| {
             let mut request = Vec::with_capacity(5);

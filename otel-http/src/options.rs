@@ -212,6 +212,7 @@ pub struct Options {
     pub(crate) request_headers: Vec<HeaderName>,
     pub(crate) response_headers: Vec<HeaderName>,
     pub(crate) trust_forwarded: bool,
+    pub(crate) server_address: Option<(String, Option<u16>)>,
 }
 
 impl Clone for Options {
@@ -236,6 +237,7 @@ impl Clone for Options {
             request_headers: self.request_headers.clone(),
             response_headers: self.response_headers.clone(),
             trust_forwarded: self.trust_forwarded,
+            server_address: self.server_address.clone(),
         }
     }
 }
@@ -271,6 +273,7 @@ impl Options {
             request_headers: Vec::new(),
             response_headers: Vec::new(),
             trust_forwarded: false,
+            server_address: None,
         }
     }
 
@@ -402,6 +405,20 @@ impl Options {
         if let Some(hook) = &self.response_hook {
             hook(span, head);
         }
+    }
+
+    /// The server a client talks to, from its request (URI authority, else `Host`), else as
+    /// configured with [`OtelLayer::server_address`].
+    pub fn client_server_address<'a>(
+        &'a self,
+        uri: &'a http::Uri,
+        headers: &'a HeaderMap,
+    ) -> Option<(&'a str, Option<u16>)> {
+        crate::semconv::server_address(uri, headers).or_else(|| {
+            self.server_address
+                .as_ref()
+                .map(|(host, port)| (host.as_str(), *port))
+        })
     }
 
     /// The request headers to record as attributes.
@@ -589,6 +606,14 @@ impl<K: Kind> OtelLayer<K> {
     pub fn capture_response_headers(self, names: impl IntoIterator<Item = HeaderName>) -> Self {
         let names = names.into_iter().collect();
         self.with(|o| o.response_headers = names)
+    }
+
+    /// The server a client layer talks to, for `server.address` / `server.port` when requests do
+    /// not name it: tonic's generated clients send path-only URIs, and the channel adds its origin
+    /// below this layer (`FooClient::with_origin(channel, uri)` is the other way to name it).
+    pub fn server_address(self, host: impl Into<String>, port: Option<u16>) -> Self {
+        let address = (host.into(), port);
+        self.with(|o| o.server_address = Some(address))
     }
 
     /// Reads `server.address` and `client.address` from `Forwarded` / `X-Forwarded-*` (servers).

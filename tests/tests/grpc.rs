@@ -438,3 +438,50 @@ fn the_health_filter() {
         &otel_http::RequestHead::of(&echo)
     ));
 }
+
+#[tokio::test]
+async fn client_spans_name_the_server() {
+    let t = Telemetry::new();
+    let addr = t.serve().await;
+    let channel = || async {
+        tonic::transport::Channel::from_shared(format!("http://{addr}"))
+            .unwrap()
+            .connect()
+            .await
+            .unwrap()
+    };
+    let layer = || {
+        GrpcOtelLayer::client()
+            .tracer_provider(t.tracer_provider.clone())
+            .metrics(false)
+    };
+
+    // Told by the layer.
+    let configured = ServiceBuilder::new()
+        .layer(layer().server_address(addr.ip().to_string(), Some(addr.port())))
+        .service(channel().await);
+    EchoClient::new(configured)
+        .unary(request("ok"))
+        .await
+        .unwrap();
+    // Or by tonic: with an origin, requests carry absolute URIs.
+    let origin: http::Uri = format!("http://{addr}").parse().unwrap();
+    let with_origin = ServiceBuilder::new()
+        .layer(layer())
+        .service(channel().await);
+    EchoClient::with_origin(with_origin, origin)
+        .unary(request("ok"))
+        .await
+        .unwrap();
+
+    let spans = t.wait_for_spans(4).await;
+    let clients: Vec<_> = spans
+        .iter()
+        .filter(|s| s.span_kind == SpanKind::Client)
+        .collect();
+    assert_eq!(clients.len(), 2);
+    for c in clients {
+        assert_eq!(attr(c, "server.address").as_deref(), Some("127.0.0.1"));
+        assert_eq!(attr(c, "server.port"), Some(addr.port().to_string()));
+    }
+}
