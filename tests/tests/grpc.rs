@@ -485,3 +485,128 @@ async fn client_spans_name_the_server() {
         assert_eq!(attr(c, "server.port"), Some(addr.port().to_string()));
     }
 }
+
+/// A "server" that answers with exactly the frames given: what no real tonic server would send.
+fn scripted(
+    status: u16,
+    headers: &'static [(&'static str, &'static [u8])],
+    trailers: Option<&'static [(&'static str, &'static [u8])]>,
+) -> impl tower::Service<
+    http::Request<tonic::body::Body>,
+    Response = http::Response<
+        http_body_util::StreamBody<
+            tokio_stream::Iter<
+                std::vec::IntoIter<
+                    Result<http_body::Frame<bytes::Bytes>, std::convert::Infallible>,
+                >,
+            >,
+        >,
+    >,
+    Error = std::convert::Infallible,
+    Future = std::future::Ready<
+        Result<
+            http::Response<
+                http_body_util::StreamBody<
+                    tokio_stream::Iter<
+                        std::vec::IntoIter<
+                            Result<http_body::Frame<bytes::Bytes>, std::convert::Infallible>,
+                        >,
+                    >,
+                >,
+            >,
+            std::convert::Infallible,
+        >,
+    >,
+> + Clone {
+    tower::service_fn(move |_req: http::Request<tonic::body::Body>| {
+        let mut frames = vec![Ok(http_body::Frame::data(bytes::Bytes::from_static(
+            b"\0\0\0\0\0",
+        )))];
+        if let Some(trailers) = trailers {
+            let mut map = http::HeaderMap::new();
+            for (k, v) in trailers {
+                map.append(*k, http::HeaderValue::from_bytes(v).unwrap());
+            }
+            frames.push(Ok(http_body::Frame::trailers(map)));
+        }
+        let mut response = http::Response::builder().status(status);
+        for (k, v) in headers {
+            response = response.header(*k, http::HeaderValue::from_bytes(v).unwrap());
+        }
+        std::future::ready(Ok(response
+            .body(http_body_util::StreamBody::new(tokio_stream::iter(frames)))
+            .unwrap()))
+    })
+}
+
+#[tokio::test]
+async fn garbage_and_missing_statuses_give_well_formed_spans() {
+    use http_body_util::BodyExt;
+    let cases: [(
+        u16,
+        &'static [(&'static str, &'static [u8])],
+        Option<&'static [(&'static str, &'static [u8])]>,
+        &str,
+    ); 6] = [
+        (200, &[], Some(&[("grpc-status", b"abc")]), "UNKNOWN"),
+        (200, &[], Some(&[("grpc-status", b"\xff\xfe")]), "UNKNOWN"),
+        (200, &[], Some(&[("grpc-status", b"99")]), "UNKNOWN"),
+        (200, &[], None, "UNKNOWN"),
+        (
+            200,
+            &[("grpc-status", b"7"), ("grpc-message", b"\xff not utf-8")],
+            None,
+            "PERMISSION_DENIED",
+        ),
+        (503, &[], None, "UNAVAILABLE"),
+    ];
+    for (status, headers, trailers, expected) in cases {
+        let t = Telemetry::new();
+        let layer = GrpcOtelLayer::client()
+            .tracer_provider(t.tracer_provider.clone())
+            .metrics(false);
+        let service = ServiceBuilder::new()
+            .layer(layer)
+            .service(scripted(status, headers, trailers));
+        let mut req = http::Request::post("/test.echo.Echo/Unary")
+            .body(tonic::body::Body::empty())
+            .unwrap();
+        req.headers_mut().insert(
+            "traceparent",
+            http::HeaderValue::from_static("not a traceparent"),
+        );
+        let response = tower::ServiceExt::oneshot(service, req).await.unwrap();
+        response.into_body().collect().await.unwrap();
+        let spans = t.wait_for_spans(1).await;
+        assert_eq!(
+            attr(&spans[0], "rpc.response.status_code").as_deref(),
+            Some(expected),
+            "{status} {headers:?} {trailers:?}"
+        );
+        assert_eq!(attr(&spans[0], "error.type").as_deref(), Some(expected));
+        assert!(spans[0].span_context.is_valid());
+    }
+}
+
+#[tokio::test]
+async fn malformed_and_oversized_metadata_never_break_a_call() {
+    let t = Telemetry::new();
+    let addr = t.serve().await;
+    let mut client = t.client(addr, "tracecontext").await;
+    let mut req = Request::new(request("ok"));
+    let metadata = req.metadata_mut();
+    metadata.insert("traceparent", "00-zzzz-not-valid".parse().unwrap());
+    // Far past what the propagators accept (32 members), within HTTP/2's default header limit.
+    metadata.insert("tracestate", "x=y,".repeat(800).parse().unwrap());
+    metadata.insert("baggage", "k=v,".repeat(1000).parse().unwrap());
+    metadata.insert("b3", "garbage".parse().unwrap());
+    client.unary(req).await.unwrap();
+    let spans = t.wait_for_spans(2).await;
+    let (c, s) = (
+        by_kind(&spans, SpanKind::Client),
+        by_kind(&spans, SpanKind::Server),
+    );
+    // The client layer replaced the caller's garbage with its own context; the call went through.
+    assert_eq!(s.parent_span_id, c.span_context.span_id());
+    assert_eq!(attr(s, "rpc.response.status_code").as_deref(), Some("OK"));
+}
