@@ -486,37 +486,24 @@ async fn client_spans_name_the_server() {
     }
 }
 
+/// Header or trailer fields of a scripted response.
+type Fields = &'static [(&'static str, &'static [u8])];
+type Frames = tokio_stream::Iter<
+    std::vec::IntoIter<Result<http_body::Frame<bytes::Bytes>, std::convert::Infallible>>,
+>;
+type ScriptedResponse = http::Response<http_body_util::StreamBody<Frames>>;
+type ScriptedFuture = std::future::Ready<Result<ScriptedResponse, std::convert::Infallible>>;
+
 /// A "server" that answers with exactly the frames given: what no real tonic server would send.
 fn scripted(
     status: u16,
-    headers: &'static [(&'static str, &'static [u8])],
-    trailers: Option<&'static [(&'static str, &'static [u8])]>,
+    headers: Fields,
+    trailers: Option<Fields>,
 ) -> impl tower::Service<
     http::Request<tonic::body::Body>,
-    Response = http::Response<
-        http_body_util::StreamBody<
-            tokio_stream::Iter<
-                std::vec::IntoIter<
-                    Result<http_body::Frame<bytes::Bytes>, std::convert::Infallible>,
-                >,
-            >,
-        >,
-    >,
+    Response = ScriptedResponse,
     Error = std::convert::Infallible,
-    Future = std::future::Ready<
-        Result<
-            http::Response<
-                http_body_util::StreamBody<
-                    tokio_stream::Iter<
-                        std::vec::IntoIter<
-                            Result<http_body::Frame<bytes::Bytes>, std::convert::Infallible>,
-                        >,
-                    >,
-                >,
-            >,
-            std::convert::Infallible,
-        >,
-    >,
+    Future = ScriptedFuture,
 > + Clone {
     tower::service_fn(move |_req: http::Request<tonic::body::Body>| {
         let mut frames = vec![Ok(http_body::Frame::data(bytes::Bytes::from_static(
@@ -542,12 +529,7 @@ fn scripted(
 #[tokio::test]
 async fn garbage_and_missing_statuses_give_well_formed_spans() {
     use http_body_util::BodyExt;
-    let cases: [(
-        u16,
-        &'static [(&'static str, &'static [u8])],
-        Option<&'static [(&'static str, &'static [u8])]>,
-        &str,
-    ); 6] = [
+    let cases: [(u16, Fields, Option<Fields>, &str); 6] = [
         (200, &[], Some(&[("grpc-status", b"abc")]), "UNKNOWN"),
         (200, &[], Some(&[("grpc-status", b"\xff\xfe")]), "UNKNOWN"),
         (200, &[], Some(&[("grpc-status", b"99")]), "UNKNOWN"),
