@@ -1,14 +1,21 @@
 //! OpenTelemetry for gRPC services and clients built on tonic (or any tower gRPC stack).
 //!
-//! ```no_run
+//! ```
 //! use otel_grpc::GrpcOtelLayer;
-//! # fn server() {
-//! // Server: `Server::builder().layer(GrpcOtelLayer::server()).add_service(...)`
-//! let layer = GrpcOtelLayer::server();
-//! # let _ = layer;
+//! use tower::ServiceBuilder;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! // Server: one layer on tonic's builder, then `.add_service(FooServer::new(svc))`.
+//! let server = tonic::transport::Server::builder().layer(GrpcOtelLayer::server());
+//!
+//! // Client: the channel wrapped once, then `FooClient::new(channel)`.
+//! let channel = tonic::transport::Endpoint::from_static("http://127.0.0.1:50051").connect_lazy();
+//! let channel = ServiceBuilder::new()
+//!     .layer(GrpcOtelLayer::client().server_address("127.0.0.1", Some(50051)))
+//!     .service(channel);
+//! # let _ = (server, channel);
 //! # }
-//! // Client: `ServiceBuilder::new().layer(GrpcOtelLayer::client()).service(channel)`,
-//! // then `FooClient::new(channel)`.
 //! ```
 //!
 //! Spans are named `package.Service/Method`, carry the RPC semantic conventions
