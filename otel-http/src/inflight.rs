@@ -13,6 +13,7 @@ use crate::exchange::{Exchange, Outcome};
 use crate::metrics::MetricAttributes;
 use crate::options::{Options, RequestHead, ResponseHead, ResponsePropagation, Side};
 use crate::semconv::{self, key};
+use crate::strings;
 
 /// An HTTP request in flight: the [`Exchange`] the HTTP layers use. Opaque.
 pub struct HttpExchange {
@@ -27,7 +28,9 @@ pub struct HttpExchange {
     error_type: Option<StringValue>,
     request_body_size: Option<u64>,
     response_body_size: u64,
-    /// Span attributes gathered since the start, set when the request ends.
+    /// The response's protocol version (clients: the server's choice).
+    response_protocol: Option<&'static str>,
+    /// Captured response headers, set on the span with the rest when the request ends.
     pending: Vec<KeyValue>,
     finished: bool,
 }
@@ -109,18 +112,28 @@ impl HttpExchange {
             (Some(proto), _) | (None, Some(proto)) => scheme_of(proto),
             (None, None) => "http",
         };
-        // Shared by the span and the metrics; built only when the metrics need it.
-        let route_value = route
-            .filter(|_| options.metrics)
-            .map(|r| StringValue::from(Arc::<str>::from(r)));
+        // The name and route value, interned and shared with earlier requests; looked up only
+        // when the span is recorded or metrics are on.
+        let named = std::cell::OnceCell::new();
+        let named = || {
+            named.get_or_init(|| {
+                route
+                    .filter(|_| options.span_name.is_none())
+                    .map(|route| strings::named(semconv::span_name_method(method), route))
+            })
+        };
+        let route_value = || match named() {
+            Some((_, value)) => Some(value.clone()),
+            None => route.map(strings::shared_value),
+        };
         let protocol = semconv::protocol_version(req.version());
 
         let metrics = options.metrics.then(|| {
             let mut request = Vec::with_capacity(6);
             request.push(KeyValue::new(key::METHOD, method));
             request.push(KeyValue::new(key::URL_SCHEME, scheme));
-            if let Some(route) = &route_value {
-                request.push(KeyValue::new(key::ROUTE, route.clone()));
+            if let Some(route) = route_value() {
+                request.push(KeyValue::new(key::ROUTE, route));
             }
             if let Some(protocol) = protocol {
                 request.push(KeyValue::new(key::PROTOCOL_VERSION, protocol));
@@ -148,18 +161,18 @@ impl HttpExchange {
                 let query = semconv::redact_query(query, &options.redacted_query_params);
                 attributes.push(KeyValue::new(key::URL_QUERY, query.into_owned()));
             }
-            if let Some(route) = route {
-                let value = route_value
-                    .clone()
-                    .unwrap_or_else(|| StringValue::from(route.to_owned()));
-                attributes.push(KeyValue::new(key::ROUTE, value));
+            if let Some(route) = route_value() {
+                attributes.push(KeyValue::new(key::ROUTE, route));
             }
             let host = match fwd_host {
                 Some(host) => Some(semconv::split_host_port(host)),
                 None => semconv::server_address(req.uri(), req.headers()),
             };
             if let Some((host, port)) = host {
-                attributes.push(KeyValue::new(key::SERVER_ADDRESS, host.to_owned()));
+                attributes.push(KeyValue::new(
+                    key::SERVER_ADDRESS,
+                    strings::shared_value(host),
+                ));
                 if let Some(port) = port {
                     attributes.push(KeyValue::new(key::SERVER_PORT, i64::from(port)));
                 }
@@ -173,7 +186,7 @@ impl HttpExchange {
                 .get(http::header::USER_AGENT)
                 .and_then(|v| v.to_str().ok())
             {
-                attributes.push(KeyValue::new(key::USER_AGENT, agent.to_owned()));
+                attributes.push(KeyValue::new(key::USER_AGENT, strings::shared_value(agent)));
             }
             push_request_tail(
                 options,
@@ -183,7 +196,10 @@ impl HttpExchange {
             );
             attributes
         };
-        let name = || span_name(options, &head, method, route);
+        let name = || match named() {
+            Some((name, _)) => name.clone(),
+            None => span_name(options, &head, method, route),
+        };
         let (span, traced) = options.start_span(SpanKind::Server, &parent, link, name, attributes);
         inflight.cx = parent.with_span(span);
         inflight.traced = traced;
@@ -203,7 +219,7 @@ impl HttpExchange {
                 .client_server_address(req.uri(), req.headers())
                 .map(|(host, port)| {
                     (
-                        host.to_owned(),
+                        strings::shared_value(host),
                         port.or_else(|| default_port(req.uri().scheme_str())),
                     )
                 });
@@ -287,6 +303,7 @@ impl HttpExchange {
             error_type: None,
             request_body_size: None,
             response_body_size: 0,
+            response_protocol: None,
             pending: Vec::new(),
             finished: false,
         };
@@ -339,18 +356,14 @@ impl HttpExchange {
         }
         let span = self.cx.span();
         // Set with the end-of-request attributes in `finish`: one call on the span, not two.
-        let attributes = &mut self.pending;
-        attributes.push(KeyValue::new(key::STATUS_CODE, i64::from(code)));
-        if self.side == Side::Client
-            && let Some(protocol) = semconv::protocol_version(version)
-        {
-            attributes.push(KeyValue::new(key::PROTOCOL_VERSION, protocol));
+        if self.side == Side::Client {
+            self.response_protocol = semconv::protocol_version(version);
         }
         semconv::captured_headers(
             "http.response.header",
             &self.options.response_headers,
             headers,
-            attributes,
+            &mut self.pending,
         );
         if let Some(hook) = &self.options.response_hook {
             hook(
@@ -379,21 +392,31 @@ impl HttpExchange {
             if dropped {
                 span.add_event("http.response.dropped", Vec::new());
             }
-            let mut attributes = std::mem::take(&mut self.pending);
-            if let Some(error_type) = &self.error_type {
-                attributes.push(KeyValue::new(
-                    key::ERROR_TYPE,
-                    Value::String(error_type.clone()),
-                ));
+            if self.error_type.is_some() {
                 span.set_status(Status::error(""));
             }
-            if self.status.is_some() {
-                attributes.push(KeyValue::new(
-                    key::RESPONSE_BODY_SIZE,
-                    self.response_body_size as i64,
-                ));
-            }
-            span.set_attributes(attributes);
+            // No list allocated per request: the few end-of-request attributes go as they are.
+            let status = self.status.map(|code| {
+                [
+                    KeyValue::new(key::STATUS_CODE, i64::from(code)),
+                    KeyValue::new(key::RESPONSE_BODY_SIZE, self.response_body_size as i64),
+                ]
+            });
+            let protocol = self
+                .response_protocol
+                .map(|protocol| KeyValue::new(key::PROTOCOL_VERSION, protocol));
+            let error_type = self
+                .error_type
+                .as_ref()
+                .map(|e| KeyValue::new(key::ERROR_TYPE, Value::String(e.clone())));
+            span.set_attributes(
+                status
+                    .into_iter()
+                    .flatten()
+                    .chain(protocol)
+                    .chain(error_type)
+                    .chain(std::mem::take(&mut self.pending)),
+            );
             span.end();
         }
         if let (Some(metrics), Some(started), Some(instruments)) = (
@@ -490,7 +513,7 @@ fn push_peer<B>(req: &Request<B>, forwarded_client: Option<&str>, attributes: &m
         None
     };
     // Formatted once, shared by `client.address` and `network.peer.address`.
-    let peer_ip = peer.map(|peer| StringValue::from(Arc::<str>::from(peer.ip().to_string())));
+    let peer_ip = peer.map(|peer| strings::shared_value(&peer.ip().to_string()));
     match (forwarded_client, peer, &peer_ip) {
         (Some(client), _, _) => {
             attributes.push(KeyValue::new(key::CLIENT_ADDRESS, client.to_owned()))
@@ -507,8 +530,7 @@ fn push_peer<B>(req: &Request<B>, forwarded_client: Option<&str>, attributes: &m
     }
 }
 
-/// `{method} {route}`, `{method}`, `HTTP` for `_OTHER`, or the user's formatter. Built with one
-/// exact allocation, not `format!`.
+/// `{method} {route}`, `{method}`, `HTTP` for `_OTHER`, or the user's formatter.
 fn span_name(
     options: &Options,
     head: &RequestHead<'_>,
@@ -518,15 +540,9 @@ fn span_name(
     if let Some(formatter) = &options.span_name {
         return formatter(head, route).into();
     }
-    let method = if method == "_OTHER" { "HTTP" } else { method };
+    let method = semconv::span_name_method(method);
     match route {
-        Some(route) => {
-            let mut name = String::with_capacity(method.len() + 1 + route.len());
-            name.push_str(method);
-            name.push(' ');
-            name.push_str(route);
-            name.into()
-        }
+        Some(route) => strings::named(method, route).0,
         None => method.into(),
     }
 }

@@ -44,6 +44,7 @@ mod options;
 mod reqwest_client;
 pub mod semconv;
 mod service;
+pub mod strings;
 
 pub use body::ResponseBody;
 pub use exchange::{Exchange, Outcome};

@@ -79,6 +79,11 @@ pub fn split_host_port(authority: &str) -> (&str, Option<u16>) {
     }
 }
 
+/// The method as span names show it: `HTTP` for `_OTHER`.
+pub(crate) fn span_name_method(method: &'static str) -> &'static str {
+    if method == "_OTHER" { "HTTP" } else { method }
+}
+
 /// The request's `server.address` / `server.port`: the URI's authority (HTTP/2 `:authority`,
 /// absolute-form requests), else the `Host` header.
 pub fn server_address<'a>(uri: &'a Uri, headers: &'a HeaderMap) -> Option<(&'a str, Option<u16>)> {
