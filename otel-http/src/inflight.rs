@@ -10,7 +10,7 @@ use opentelemetry::trace::{SpanKind, Status, TraceContextExt};
 use opentelemetry::{Context, KeyValue, StringValue, Value};
 
 use crate::exchange::{Exchange, Outcome};
-use crate::metrics::MetricAttributes;
+use crate::metrics::{Active, ActiveTable, MetricAttributes};
 use crate::options::{Options, RequestHead, ResponseHead, ResponsePropagation, Side};
 use crate::semconv::{self, key};
 use crate::strings;
@@ -141,6 +141,7 @@ impl HttpExchange {
             MetricAttributes {
                 request,
                 active_len: 2,
+                active_cell: ActiveTable::cell(semconv::method_index(req.method()), scheme),
             }
         });
 
@@ -236,6 +237,7 @@ impl HttpExchange {
             MetricAttributes {
                 active_len: request.len(),
                 request,
+                active_cell: (0, 0),
             }
         });
         let mut inflight = HttpExchange::new(options, Side::Client, parent.clone(), metrics);
@@ -308,9 +310,12 @@ impl HttpExchange {
             finished: false,
         };
         if let Some(metrics) = &inflight.metrics
-            && let Some(active) = options.instruments(side).and_then(|i| i.active.as_ref())
+            && let Some(instruments) = options.instruments(side)
         {
-            active.add(1, &metrics.request[..metrics.active_len]);
+            match &instruments.active {
+                Active::Counter(counter) => counter.add(1, &metrics.request[..metrics.active_len]),
+                Active::Observed { table, .. } => table.add(metrics.active_cell, 1),
+            }
         }
         inflight
     }
@@ -425,8 +430,9 @@ impl HttpExchange {
             self.options.instruments(self.side),
         ) {
             let mut attributes = metrics.request;
-            if let Some(active) = &instruments.active {
-                active.add(-1, &attributes[..metrics.active_len]);
+            match &instruments.active {
+                Active::Counter(counter) => counter.add(-1, &attributes[..metrics.active_len]),
+                Active::Observed { table, .. } => table.add(metrics.active_cell, -1),
             }
             if let Some(code) = self.status {
                 attributes.push(KeyValue::new(key::STATUS_CODE, i64::from(code)));

@@ -1,10 +1,14 @@
 //! The HTTP metric instruments, named and bucketed as the semantic conventions say.
 
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
+
 use opentelemetry::KeyValue;
-use opentelemetry::metrics::{Histogram, Meter, UpDownCounter};
+use opentelemetry::metrics::{Histogram, Meter, ObservableUpDownCounter, UpDownCounter};
 use opentelemetry_semantic_conventions::metric as names;
 
-use crate::options::Side;
+use crate::options::{Options, Side};
+use crate::semconv::{METHODS, key};
 
 /// The duration histogram's advisory buckets, in seconds.
 const DURATION_BUCKETS: [f64; 14] = [
@@ -14,23 +18,119 @@ const DURATION_BUCKETS: [f64; 14] = [
 /// The instruments one side records, created once per layer.
 pub(crate) struct Instruments {
     pub(crate) duration: Histogram<f64>,
-    pub(crate) active: Option<UpDownCounter<i64>>,
+    pub(crate) active: Active,
     pub(crate) request_body_size: Histogram<u64>,
     pub(crate) response_body_size: Histogram<u64>,
 }
 
+/// `http.{server,client}.active_requests`.
+pub(crate) enum Active {
+    /// Clients: an up-down counter, since their attributes (`server.address`) are open-ended.
+    Counter(UpDownCounter<i64>),
+    /// Servers: the attributes are a method and a scheme, a fixed set, so the count lives in
+    /// atomics and an observable up-down counter reports it at collection. Two synchronous
+    /// measurements per request (each a hash of the attribute set in the SDK, ~1,000
+    /// instructions) become two atomic additions.
+    Observed {
+        table: Arc<ActiveTable>,
+        _instrument: ObservableUpDownCounter<i64>,
+    },
+}
+
+/// Server requests in flight by `http.request.method` and `url.scheme`.
+pub(crate) struct ActiveTable {
+    /// The meter provider the table reports to (its address).
+    provider: usize,
+    counts: [[AtomicI64; 2]; METHODS.len()],
+    /// Whether a cell ever counted a request: only those are reported, as a synchronous counter
+    /// would.
+    used: [[AtomicBool; 2]; METHODS.len()],
+}
+
+/// Every live table, so that layers sharing a meter provider report their sum (an observation
+/// replaces the previous one with the same attributes; it does not add to it). Providers are
+/// told apart by address: the global provider is one, and each `OtelLayer::meter_provider` call
+/// makes another (a provider handed to two layers' builders separately cannot be recognised as
+/// one), so layers that share an explicit provider should be clones of one layer.
+static ACTIVE_TABLES: Mutex<Vec<Weak<ActiveTable>>> = Mutex::new(Vec::new());
+
+/// The `url.scheme` values a server reports, indexed as [`ActiveTable`] cells are.
+const SCHEMES: [&str; 2] = ["http", "https"];
+
+impl ActiveTable {
+    /// The cell of a request: its method's index in [`METHODS`], its scheme.
+    pub(crate) fn cell(method: usize, scheme: &str) -> (usize, usize) {
+        (method, usize::from(scheme == "https"))
+    }
+
+    pub(crate) fn add(&self, (method, scheme): (usize, usize), delta: i64) {
+        self.counts[method][scheme].fetch_add(delta, Ordering::Relaxed);
+        if !self.used[method][scheme].load(Ordering::Relaxed) {
+            self.used[method][scheme].store(true, Ordering::Relaxed);
+        }
+    }
+
+    fn observed(meter: &Meter, name: &'static str, provider: usize) -> Active {
+        let table = Arc::new(ActiveTable {
+            provider,
+            counts: Default::default(),
+            used: Default::default(),
+        });
+        let mut tables = ACTIVE_TABLES.lock().unwrap_or_else(PoisonError::into_inner);
+        tables.retain(|t| t.strong_count() > 0);
+        tables.push(Arc::downgrade(&table));
+        drop(tables);
+        let instrument = meter
+            .i64_observable_up_down_counter(name)
+            .with_unit("{request}")
+            .with_description("Number of active HTTP requests.")
+            .with_callback(move |observer| {
+                let mut counts = [[0i64; 2]; METHODS.len()];
+                let mut used = [[false; 2]; METHODS.len()];
+                let tables = ACTIVE_TABLES.lock().unwrap_or_else(PoisonError::into_inner);
+                for table in tables.iter().filter_map(Weak::upgrade) {
+                    if table.provider != provider {
+                        continue;
+                    }
+                    for (m, s) in (0..METHODS.len()).flat_map(|m| [(m, 0), (m, 1)]) {
+                        counts[m][s] += table.counts[m][s].load(Ordering::Relaxed);
+                        used[m][s] |= table.used[m][s].load(Ordering::Relaxed);
+                    }
+                }
+                drop(tables);
+                for (m, s) in (0..METHODS.len()).flat_map(|m| [(m, 0), (m, 1)]) {
+                    if used[m][s] {
+                        observer.observe(
+                            counts[m][s],
+                            &[
+                                KeyValue::new(key::METHOD, METHODS[m]),
+                                KeyValue::new(key::URL_SCHEME, SCHEMES[s]),
+                            ],
+                        );
+                    }
+                }
+            })
+            .build();
+        Active::Observed {
+            table,
+            _instrument: instrument,
+        }
+    }
+}
+
 impl Instruments {
-    pub(crate) fn new(meter: &Meter, side: Side) -> Self {
+    pub(crate) fn new(options: &Options, side: Side) -> Self {
+        let meter = options.meter();
         let (duration, active, request_size, response_size) = match side {
             Side::Server => (
                 names::HTTP_SERVER_REQUEST_DURATION,
-                Some(names::HTTP_SERVER_ACTIVE_REQUESTS),
+                names::HTTP_SERVER_ACTIVE_REQUESTS,
                 names::HTTP_SERVER_REQUEST_BODY_SIZE,
                 names::HTTP_SERVER_RESPONSE_BODY_SIZE,
             ),
             Side::Client => (
                 names::HTTP_CLIENT_REQUEST_DURATION,
-                Some(names::HTTP_CLIENT_ACTIVE_REQUESTS),
+                names::HTTP_CLIENT_ACTIVE_REQUESTS,
                 names::HTTP_CLIENT_REQUEST_BODY_SIZE,
                 names::HTTP_CLIENT_RESPONSE_BODY_SIZE,
             ),
@@ -42,13 +142,16 @@ impl Instruments {
                 .with_description("Duration of HTTP requests.")
                 .with_boundaries(DURATION_BUCKETS.to_vec())
                 .build(),
-            active: active.map(|name| {
-                meter
-                    .i64_up_down_counter(name)
-                    .with_unit("{request}")
-                    .with_description("Number of active HTTP requests.")
-                    .build()
-            }),
+            active: match side {
+                Side::Server => ActiveTable::observed(&meter, active, options.meter_provider_key()),
+                Side::Client => Active::Counter(
+                    meter
+                        .i64_up_down_counter(active)
+                        .with_unit("{request}")
+                        .with_description("Number of active HTTP requests.")
+                        .build(),
+                ),
+            },
             request_body_size: meter
                 .u64_histogram(request_size)
                 .with_unit("By")
@@ -69,6 +172,8 @@ pub(crate) struct MetricAttributes {
     /// Those known when the request starts: method, scheme, route or server address and port,
     /// protocol version.
     pub(crate) request: Vec<KeyValue>,
-    /// How many of `request` the active-requests counter takes (method and scheme, first).
+    /// Clients: how many of `request` the active-requests counter takes (first).
     pub(crate) active_len: usize,
+    /// Servers: the request's cell in the [`ActiveTable`].
+    pub(crate) active_cell: (usize, usize),
 }

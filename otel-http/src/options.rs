@@ -294,6 +294,14 @@ impl Options {
         }
     }
 
+    /// The address of the meter provider [`Options::meter`] uses, to tell providers apart.
+    pub(crate) fn meter_provider_key(&self) -> usize {
+        match &self.meter_provider {
+            Some(provider) => Arc::as_ptr(provider) as *const () as usize,
+            None => Arc::as_ptr(&opentelemetry::global::meter_provider()) as *const () as usize,
+        }
+    }
+
     /// State the layer's kind creates once, on first use (its metric instruments, say): `init`
     /// runs once per layer; later calls return what it made. `None` if a different type was
     /// asked for before.
@@ -305,7 +313,7 @@ impl Options {
 
     pub(crate) fn instruments(&self, side: Side) -> Option<&Instruments> {
         // HTTP layers keep nothing else there.
-        self.kind_state(|o| Instruments::new(&o.meter(), side))
+        self.kind_state(|o| Instruments::new(o, side))
     }
 
     /// The parent of a server span: the caller's context extracted from `headers` on top of the
@@ -511,6 +519,10 @@ impl<K: Kind> OtelLayer<K> {
     }
 
     /// Records metrics with this provider instead of the global one.
+    ///
+    /// Server layers report `http.server.active_requests` per layer and sum the layers that share
+    /// a provider; a provider is recognised as shared when it is the global one or when the layers
+    /// are clones of one layer built with this call (not when it is passed to two builders).
     pub fn meter_provider<P>(self, provider: P) -> Self
     where
         P: MeterProvider + Send + Sync + 'static,

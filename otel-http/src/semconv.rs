@@ -32,23 +32,36 @@ pub(crate) mod key {
     pub(crate) const RESPONSE_BODY_SIZE: Key = Key::from_static_str(attr::HTTP_RESPONSE_BODY_SIZE);
 }
 
+/// The values of `http.request.method`, indexed by [`method_index`].
+pub(crate) const METHODS: [&str; 11] = [
+    "GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS", "PATCH", "CONNECT", "TRACE", "QUERY",
+    "_OTHER",
+];
+
+/// The index of `method`'s `http.request.method` value in [`METHODS`].
+pub(crate) fn method_index(method: &Method) -> usize {
+    match *method {
+        Method::GET => 0,
+        Method::POST => 1,
+        Method::PUT => 2,
+        Method::DELETE => 3,
+        Method::HEAD => 4,
+        Method::OPTIONS => 5,
+        Method::PATCH => 6,
+        Method::CONNECT => 7,
+        Method::TRACE => 8,
+        _ if method.as_str() == "QUERY" => 9,
+        _ => 10,
+    }
+}
+
 /// `http.request.method`: one of the known methods, or `_OTHER` (the original then goes in
 /// `http.request.method_original`), so that a client cannot mint unbounded attribute values.
 pub(crate) fn method(method: &Method) -> (&'static str, Option<&str>) {
-    let known = match *method {
-        Method::GET => "GET",
-        Method::POST => "POST",
-        Method::PUT => "PUT",
-        Method::DELETE => "DELETE",
-        Method::HEAD => "HEAD",
-        Method::OPTIONS => "OPTIONS",
-        Method::PATCH => "PATCH",
-        Method::CONNECT => "CONNECT",
-        Method::TRACE => "TRACE",
-        _ if method.as_str() == "QUERY" => "QUERY",
-        _ => return ("_OTHER", Some(method.as_str())),
-    };
-    (known, None)
+    match method_index(method) {
+        10 => ("_OTHER", Some(method.as_str())),
+        known => (METHODS[known], None),
+    }
 }
 
 /// `network.protocol.version`.
