@@ -10,7 +10,7 @@ use opentelemetry::metrics::Histogram;
 use opentelemetry::trace::{SpanKind, Status, TraceContextExt};
 use opentelemetry::{Context, Key, KeyValue, StringValue};
 use opentelemetry_semantic_conventions::{attribute as attr, metric as names};
-use otel_http::{Exchange, Options, Outcome, RequestHead, ResponseHead};
+use otel_http::{Exchange, Options, Outcome, RequestHead, ResponseHead, strings};
 
 use crate::semconv::mode;
 use crate::status::Code;
@@ -52,15 +52,26 @@ struct RpcMethod<'a> {
 
 impl<'a> RpcMethod<'a> {
     fn parse(path: &'a str) -> Self {
-        let full = path.strip_prefix('/').filter(|p| {
-            p.split_once('/')
-                .is_some_and(|(s, m)| !s.is_empty() && !m.is_empty() && !m.contains('/'))
-        });
-        let (service, method) = full.and_then(|f| f.split_once('/')).unwrap_or(("", ""));
-        RpcMethod {
-            full,
-            service,
-            method,
+        // `/service/method`: both parts non-empty, no further `/`. Bytes, not `split_once`:
+        // this runs for every call.
+        let bytes = path.as_bytes();
+        let slash = (bytes.first() == Some(&b'/'))
+            .then(|| bytes[1..].iter().position(|&b| b == b'/'))
+            .flatten()
+            .map(|i| i + 1);
+        match slash {
+            Some(i) if i > 1 && i + 1 < bytes.len() && !bytes[i + 1..].contains(&b'/') => {
+                RpcMethod {
+                    full: Some(&path[1..]),
+                    service: &path[1..i],
+                    method: &path[i + 1..],
+                }
+            }
+            _ => RpcMethod {
+                full: None,
+                service: "",
+                method: "",
+            },
         }
     }
 }
@@ -75,6 +86,9 @@ pub struct RpcExchange {
     /// The request-time metric attributes; `None` when metrics are off.
     metric_attributes: Option<Vec<KeyValue>>,
     code: Option<Code>,
+    /// The method, when its span name was not interned yet: interned once the call shows the
+    /// method exists (a peer must not use up the interned names with made-up ones).
+    to_intern: Option<StringValue>,
     finished: bool,
 }
 
@@ -99,8 +113,14 @@ impl RpcExchange {
                 Some("http") => Some(80),
                 _ => None,
             };
-            (host.to_owned(), port.or(default_port))
+            (strings::shared_value(host), port.or(default_port))
         });
+        // The span name and `rpc.method` are one string, shared; interned when the method
+        // proves real (see `to_intern`).
+        let named = method
+            .full
+            .map(|full| strings::lookup_named("", full))
+            .filter(|_| mode.new);
 
         let common = |attributes: &mut Vec<KeyValue>| {
             if mode.new {
@@ -110,13 +130,15 @@ impl RpcExchange {
                 attributes.push(KeyValue::new(key::OLD_SYSTEM, "grpc"));
                 attributes.push(KeyValue::new(key::OLD_SERVICE, method.service.to_owned()));
             }
-            match method.full {
+            match (method.full, &named) {
                 // Stable: fully qualified; old alone: the method's short name.
-                Some(full) if mode.new => {
-                    attributes.push(KeyValue::new(key::METHOD, full.to_owned()))
+                (Some(_), Some((_, full))) => {
+                    attributes.push(KeyValue::new(key::METHOD, full.clone()))
                 }
-                Some(_) => attributes.push(KeyValue::new(key::METHOD, method.method.to_owned())),
-                None => {
+                (Some(_), None) => {
+                    attributes.push(KeyValue::new(key::METHOD, method.method.to_owned()))
+                }
+                (None, _) => {
                     attributes.push(KeyValue::new(key::METHOD, "_OTHER"));
                     attributes.push(KeyValue::new(
                         key::METHOD_ORIGINAL,
@@ -144,15 +166,21 @@ impl RpcExchange {
             started: Instant::now(),
             metric_attributes,
             code: None,
+            to_intern: named
+                .as_ref()
+                .filter(|(name, _)| matches!(name, Cow::Owned(_)))
+                .map(|(_, value)| value.clone()),
             finished: false,
         };
         if options.traces_enabled() {
             let name = || -> Cow<'static, str> {
                 match options.custom_span_name(&head, None) {
                     Some(name) => name.into(),
-                    None => method
-                        .full
-                        .map_or(Cow::Borrowed("grpc"), |f| Cow::Owned(f.to_owned())),
+                    None => match (&named, method.full) {
+                        (Some((name, _)), _) => name.clone(),
+                        (None, Some(full)) => Cow::Owned(full.to_owned()),
+                        (None, None) => Cow::Borrowed("grpc"),
+                    },
                 }
             };
             let attributes = || {
@@ -220,7 +248,10 @@ fn push_peer<B>(req: &Request<B>, attributes: &mut Vec<KeyValue>) {
         .get::<tonic::transport::server::TcpConnectInfo>()
         .and_then(|info| info.remote_addr())
     {
-        attributes.push(KeyValue::new(key::PEER_ADDRESS, peer.ip().to_string()));
+        attributes.push(KeyValue::new(
+            key::PEER_ADDRESS,
+            strings::shared_ip(peer.ip()),
+        ));
         attributes.push(KeyValue::new(key::PEER_PORT, i64::from(peer.port())));
     }
     let _ = (req, attributes);
@@ -273,28 +304,31 @@ impl Exchange for RpcExchange {
             code.filter(|&c| is_error(c))
                 .map(|c| StringValue::from(c.name()))
         });
-        let mut attributes = Vec::with_capacity(3);
-        if let Some(code) = code {
-            if mode.new {
-                attributes.push(KeyValue::new(key::STATUS_CODE, code.name()));
-            }
-            if mode.old {
-                attributes.push(KeyValue::new(key::OLD_GRPC_STATUS_CODE, i64::from(code.0)));
-            }
+        if let Some(method) = self.to_intern.take()
+            && code != Some(Code::UNIMPLEMENTED)
+        {
+            strings::intern_named("", method.as_str());
         }
-        if let Some(error_type) = &error_type {
-            attributes.push(KeyValue::new(key::ERROR_TYPE, error_type.clone()));
-        }
+        // No list allocated per call: at most three attributes, in place.
+        let attributes = [
+            code.filter(|_| mode.new)
+                .map(|code| KeyValue::new(key::STATUS_CODE, code.name())),
+            code.filter(|_| mode.old)
+                .map(|code| KeyValue::new(key::OLD_GRPC_STATUS_CODE, i64::from(code.0))),
+            error_type
+                .as_ref()
+                .map(|error_type| KeyValue::new(key::ERROR_TYPE, error_type.clone())),
+        ];
         if self.traced {
             let span = self.cx.span();
             if error_type.is_some() {
                 span.set_status(Status::error(""));
             }
-            span.set_attributes(attributes.iter().cloned());
+            span.set_attributes(attributes.iter().flatten().cloned());
             span.end();
         }
         if let Some(mut metric_attributes) = self.metric_attributes.take() {
-            metric_attributes.extend(attributes);
+            metric_attributes.extend(attributes.into_iter().flatten());
             if let Some(instruments) = self.instruments() {
                 instruments
                     .duration

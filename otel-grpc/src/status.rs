@@ -1,6 +1,6 @@
 //! gRPC status codes: their canonical names, where a response carries them, and which are errors.
 
-use http::{HeaderMap, StatusCode};
+use http::{HeaderMap, HeaderName, StatusCode};
 
 /// A gRPC status code (0 to 16).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -15,6 +15,8 @@ impl Code {
     pub const UNKNOWN: Code = Code(2);
     /// `INTERNAL`.
     pub const INTERNAL: Code = Code(13);
+    /// `UNIMPLEMENTED`.
+    pub const UNIMPLEMENTED: Code = Code(12);
     /// `UNAVAILABLE`.
     pub const UNAVAILABLE: Code = Code(14);
 
@@ -58,13 +60,20 @@ impl Code {
     /// trailers). A value that is not a number from 0 to 16 reads as UNKNOWN, as the gRPC spec
     /// says of unknown codes.
     pub fn from_headers(headers: &HeaderMap) -> Option<Code> {
-        let value = headers.get("grpc-status")?;
-        let code = std::str::from_utf8(value.as_bytes())
-            .ok()
-            .and_then(|v| v.trim().parse::<u8>().ok())
-            .filter(|&c| c <= 16)
-            .unwrap_or(2);
-        Some(Code(code))
+        // A ready-made name: a `&str` key would be parsed and lower-cased on every lookup.
+        const GRPC_STATUS: HeaderName = HeaderName::from_static("grpc-status");
+        let value = headers.get(GRPC_STATUS)?.as_bytes().trim_ascii();
+        // `1*DIGIT`, from 0 to 16; anything else reads as UNKNOWN.
+        let code = if value.is_empty() || !value.iter().all(u8::is_ascii_digit) {
+            2
+        } else {
+            value.iter().fold(0u32, |n, &d| {
+                n.saturating_mul(10).saturating_add(u32::from(d - b'0'))
+            })
+        };
+        Some(Code(
+            u8::try_from(code).ok().filter(|&c| c <= 16).unwrap_or(2),
+        ))
     }
 
     /// The status a response without `grpc-status` implies from its HTTP status, per the gRPC
@@ -107,6 +116,16 @@ mod tests {
         assert_eq!(Code::from_headers(&h), Some(Code::UNKNOWN));
         h.insert("grpc-status", "17".parse().unwrap());
         assert_eq!(Code::from_headers(&h), Some(Code::UNKNOWN));
+        h.insert("grpc-status", " 16 ".parse().unwrap());
+        assert_eq!(Code::from_headers(&h), Some(Code(16)));
+        h.insert("grpc-status", "004".parse().unwrap());
+        assert_eq!(Code::from_headers(&h), Some(Code(4)));
+        h.insert("grpc-status", "99999999999".parse().unwrap());
+        assert_eq!(Code::from_headers(&h), Some(Code::UNKNOWN));
+        for odd in ["", "-1", "04x", "+4", "1 6"] {
+            h.insert("grpc-status", odd.parse().unwrap());
+            assert_eq!(Code::from_headers(&h), Some(Code::UNKNOWN), "{odd:?}");
+        }
         assert_eq!(Code::from_http(StatusCode::NOT_FOUND), Some(Code(12)));
         assert_eq!(Code::from_http(StatusCode::OK), None);
         assert_eq!(

@@ -519,7 +519,7 @@ fn push_peer<B>(req: &Request<B>, forwarded_client: Option<&str>, attributes: &m
         None
     };
     // Formatted once, shared by `client.address` and `network.peer.address`.
-    let peer_ip = peer.map(|peer| strings::shared_value(&peer.ip().to_string()));
+    let peer_ip = peer.map(|peer| strings::shared_ip(peer.ip()));
     match (forwarded_client, peer, &peer_ip) {
         (Some(client), _, _) => {
             attributes.push(KeyValue::new(key::CLIENT_ADDRESS, client.to_owned()))

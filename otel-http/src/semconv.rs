@@ -77,19 +77,36 @@ pub(crate) fn protocol_version(version: Version) -> Option<&'static str> {
 }
 
 /// Splits `host[:port]` (IPv6 literals in brackets); the port is `None` when absent or invalid.
+/// Byte scans rather than `split_once`: this runs for every request.
 pub fn split_host_port(authority: &str) -> (&str, Option<u16>) {
-    let authority = authority.trim();
-    if let Some(rest) = authority.strip_prefix('[') {
+    let authority = authority.trim_ascii();
+    let bytes = authority.as_bytes();
+    if bytes.first() == Some(&b'[') {
         // [v6]:port
-        return match rest.split_once(']') {
-            Some((host, port)) => (host, port.strip_prefix(':').and_then(|p| p.parse().ok())),
+        return match bytes.iter().position(|&b| b == b']') {
+            Some(end) => (
+                &authority[1..end],
+                bytes[end + 1..].strip_prefix(b":").and_then(parse_port),
+            ),
             None => (authority, None),
         };
     }
-    match authority.rsplit_once(':') {
-        Some((host, port)) if !host.contains(':') => (host, port.parse().ok()),
+    match bytes.iter().rposition(|&b| b == b':') {
+        // A second ':' makes it a bare IPv6 address, without a port.
+        Some(i) if !bytes[..i].contains(&b':') => (&authority[..i], parse_port(&bytes[i + 1..])),
         _ => (authority, None),
     }
+}
+
+/// A port: one to five digits, at most 65535.
+fn parse_port(digits: &[u8]) -> Option<u16> {
+    if digits.is_empty() || digits.len() > 5 || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let port = digits
+        .iter()
+        .fold(0u32, |n, &d| n * 10 + u32::from(d - b'0'));
+    u16::try_from(port).ok()
 }
 
 /// The method as span names show it: `HTTP` for `_OTHER`.
@@ -101,10 +118,10 @@ pub(crate) fn span_name_method(method: &'static str) -> &'static str {
 /// absolute-form requests), else the `Host` header.
 pub fn server_address<'a>(uri: &'a Uri, headers: &'a HeaderMap) -> Option<(&'a str, Option<u16>)> {
     if let Some(authority) = uri.authority() {
-        return Some((
-            authority.host().trim_matches(['[', ']']),
-            authority.port_u16(),
-        ));
+        // Without the user information (`user@`), which is not part of the address.
+        let text = authority.as_str();
+        let host_port = text.rfind('@').map_or(text, |at| &text[at + 1..]);
+        return Some(split_host_port(host_port));
     }
     let host = headers.get(http::header::HOST)?.to_str().ok()?;
     Some(split_host_port(host))
@@ -260,6 +277,22 @@ mod tests {
         assert_eq!(split_host_port("[::1]:443"), ("::1", Some(443)));
         assert_eq!(split_host_port("[::1]"), ("::1", None));
         assert_eq!(split_host_port("host:notaport"), ("host", None));
+        assert_eq!(split_host_port("host:+80"), ("host", None));
+        assert_eq!(split_host_port("host:65536"), ("host", None));
+        assert_eq!(split_host_port("host:"), ("host", None));
+        assert_eq!(split_host_port("::1"), ("::1", None));
+        assert_eq!(split_host_port("[::1]x"), ("::1", None));
+        assert_eq!(split_host_port(" h:1 "), ("h", Some(1)));
+        let uri: Uri = "http://user:pw@example.com:8080/x".parse().unwrap();
+        assert_eq!(
+            server_address(&uri, &HeaderMap::new()),
+            Some(("example.com", Some(8080)))
+        );
+        let uri: Uri = "http://[2001:db8::1]:9/".parse().unwrap();
+        assert_eq!(
+            server_address(&uri, &HeaderMap::new()),
+            Some(("2001:db8::1", Some(9)))
+        );
     }
 
     #[test]

@@ -90,6 +90,23 @@ thread_local! {
 /// name is kept for the life of the process, up to [`MAX_INTERNED_NAMES`]; past that, names are
 /// allocated per call.
 pub fn named(prefix: &'static str, value: &str) -> (Cow<'static, str>, StringValue) {
+    named_with(prefix, value, true)
+}
+
+/// [`named`] for values a peer chooses (a gRPC method path, say): a name interned before is
+/// reused, but a new one is not interned, so that a peer cannot use up the interned names.
+/// Call [`intern_named`] once the value has proved to be one of the bounded set (the method
+/// exists).
+pub fn lookup_named(prefix: &'static str, value: &str) -> (Cow<'static, str>, StringValue) {
+    named_with(prefix, value, false)
+}
+
+/// Interns the name [`named`] would make, for later [`lookup_named`] calls on this thread.
+pub fn intern_named(prefix: &'static str, value: &str) {
+    named_with(prefix, value, true);
+}
+
+fn named_with(prefix: &'static str, value: &str, intern: bool) -> (Cow<'static, str>, StringValue) {
     let i = slot(value.as_bytes());
     let hit = NAMED.with_borrow(|named| match &named[i] {
         Some(n) if n.prefix == prefix && *n.value == *value => {
@@ -110,7 +127,7 @@ pub fn named(prefix: &'static str, value: &str) -> (Cow<'static, str>, StringVal
         name
     };
     let shared: Arc<str> = Arc::from(value);
-    match intern(&name) {
+    match intern.then(|| self::intern(&name)).flatten() {
         Some(name) => {
             NAMED.with_borrow_mut(|named| {
                 named[i] = Some(Named {
@@ -122,6 +139,22 @@ pub fn named(prefix: &'static str, value: &str) -> (Cow<'static, str>, StringVal
             (Cow::Borrowed(name), StringValue::from(shared))
         }
         None => (Cow::Owned(name), StringValue::from(shared)),
+    }
+}
+
+/// `ip` as a shared [`StringValue`] ([`shared_value`]), formatted without a heap allocation.
+pub fn shared_ip(ip: std::net::IpAddr) -> StringValue {
+    use std::io::Write as _;
+    // The longest IPv6 text form is 45 bytes.
+    let mut buf = [0u8; 64];
+    let mut cursor = std::io::Cursor::new(&mut buf[..]);
+    if write!(cursor, "{ip}").is_err() {
+        return StringValue::from(ip.to_string());
+    }
+    let len = cursor.position() as usize;
+    match std::str::from_utf8(&buf[..len]) {
+        Ok(text) => shared_value(text),
+        Err(_) => StringValue::from(ip.to_string()),
     }
 }
 
@@ -161,6 +194,33 @@ mod tests {
             let route = format!("/r/{i}");
             assert_eq!(named("PUT", &route).0, format!("PUT {route}"));
         }
+    }
+
+    #[test]
+    fn peer_chosen_names_are_interned_only_when_asked() {
+        let (name, value) = lookup_named("", "pkg.Svc/NotYet");
+        assert!(matches!(name, Cow::Owned(_)));
+        assert_eq!(
+            (name.as_ref(), value.as_str()),
+            ("pkg.Svc/NotYet", "pkg.Svc/NotYet")
+        );
+        assert!(matches!(
+            lookup_named("", "pkg.Svc/NotYet").0,
+            Cow::Owned(_)
+        ));
+        intern_named("", "pkg.Svc/NotYet");
+        assert!(matches!(
+            lookup_named("", "pkg.Svc/NotYet").0,
+            Cow::Borrowed("pkg.Svc/NotYet")
+        ));
+    }
+
+    #[test]
+    fn ips_are_formatted_in_place() {
+        let v6: std::net::IpAddr = "2001:db8::1".parse().unwrap();
+        assert_eq!(shared_ip(v6).as_str(), "2001:db8::1");
+        let v4: std::net::IpAddr = "127.0.0.1".parse().unwrap();
+        assert_eq!(shared_ip(v4).as_str(), "127.0.0.1");
     }
 
     #[test]
