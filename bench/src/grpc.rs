@@ -14,8 +14,9 @@ use tower::util::BoxCloneSyncService;
 use tower::{Layer, ServiceExt};
 
 /// The variants, plain first.
-pub const VARIANTS: [&str; 4] = [
+pub const VARIANTS: [&str; 5] = [
     "plain-tonic",
+    "floor-api-span",
     "ours-traces",
     "ours-traces-metrics",
     "tonic-tracing-opentelemetry",
@@ -87,6 +88,12 @@ pub fn service(variant: &str, tracer_provider: &SdkTracerProvider) -> Option<Grp
                 ServiceExt::<Request<Body>>::map_response(layer.layer(routes.prepare()), |r| {
                     r.map(Body::new)
                 });
+            boxed(BoxCloneSyncService::new(svc))
+        }
+        "floor-api-span" => {
+            let layer = crate::floor::FloorLayer::new(false);
+            let svc =
+                ServiceExt::<Request<Body>>::map_response(layer.layer(routes.prepare()), |r| r);
             boxed(BoxCloneSyncService::new(svc))
         }
         "tonic-tracing-opentelemetry" => {

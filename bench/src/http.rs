@@ -18,8 +18,11 @@ use tracing_opentelemetry::OpenTelemetrySpanExt;
 use tracing_subscriber::layer::SubscriberExt;
 
 /// The variants, plain first.
-pub const VARIANTS: [&str; 8] = [
+pub const VARIANTS: [&str; 11] = [
     "plain-axum",
+    "floor-api-span",
+    "floor-api-span-unsampled",
+    "floor-api-span-3-attributes",
     "ours-traces",
     "ours-traces-unsampled",
     "ours-traces-metrics",
@@ -64,6 +67,10 @@ pub fn router(variant: &str, tracer_provider: &SdkTracerProvider) -> Option<Rout
     let tracing_subscriber = || install_tracing_subscriber(tracer_provider);
     Some(match variant {
         "plain-axum" => routes(),
+        "floor-api-span" | "floor-api-span-unsampled" => {
+            routes().layer(crate::floor::FloorLayer::new(false))
+        }
+        "floor-api-span-3-attributes" => routes().layer(crate::floor::FloorLayer::new(true)),
         "ours-traces" | "ours-traces-unsampled" => {
             routes().layer(OtelLayer::server().metrics(false))
         }

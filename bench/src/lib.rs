@@ -1,6 +1,7 @@
 //! Workloads shared by the criterion benches and the callgrind driver, so both measure the same
 //! thing: each is one operation with its inputs built once, for ours and for the upstream crate.
 
+pub mod floor;
 pub mod grpc;
 pub mod http;
 pub mod propagation;

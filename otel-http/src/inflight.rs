@@ -146,7 +146,11 @@ impl HttpExchange {
         });
 
         let mut inflight = HttpExchange::new(options, Side::Server, parent.clone(), metrics);
-        inflight.request_body_size = content_length(req.headers());
+        // Read here for the metrics; spans read it only when recorded.
+        inflight.request_body_size = options
+            .metrics
+            .then(|| content_length(req.headers()))
+            .flatten();
         if !options.traces {
             return inflight;
         }
@@ -192,7 +196,9 @@ impl HttpExchange {
             push_request_tail(
                 options,
                 req.headers(),
-                inflight.request_body_size,
+                inflight
+                    .request_body_size
+                    .or_else(|| content_length(req.headers())),
                 &mut attributes,
             );
             attributes
@@ -241,7 +247,11 @@ impl HttpExchange {
             }
         });
         let mut inflight = HttpExchange::new(options, Side::Client, parent.clone(), metrics);
-        inflight.request_body_size = content_length(req.headers());
+        // Read here for the metrics; spans read it only when recorded.
+        inflight.request_body_size = options
+            .metrics
+            .then(|| content_length(req.headers()))
+            .flatten();
 
         if options.traces {
             let name = || -> Cow<'static, str> {
@@ -270,7 +280,9 @@ impl HttpExchange {
                 push_request_tail(
                     options,
                     req.headers(),
-                    inflight.request_body_size,
+                    inflight
+                        .request_body_size
+                        .or_else(|| content_length(req.headers())),
                     &mut attributes,
                 );
                 attributes

@@ -1,0 +1,128 @@
+//! The least an OpenTelemetry-API layer can do per request: the floor our layer is measured
+//! against. It extracts the caller's context (our direct path), starts a SERVER span with a
+//! fixed name and no attributes through the global tracer, keeps its context current while the
+//! inner service runs, and ends the span when the response head arrives. No attributes, no
+//! metrics, no context in the request extensions, no wait for the body: whatever a complete
+//! layer adds is above this line.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context as TaskContext, Poll};
+
+use http::{Request, Response};
+use opentelemetry::global::BoxedTracer;
+use opentelemetry::trace::{SpanKind, TraceContextExt, Tracer};
+use opentelemetry::{Context, KeyValue};
+use otel_propagation::Propagators;
+use tower::{Layer, Service};
+
+/// The floor layer.
+#[derive(Clone)]
+pub struct FloorLayer {
+    // Behind one `Arc`: axum may call `Layer::layer` per request (a router without state).
+    shared: std::sync::Arc<(BoxedTracer, Propagators)>,
+    attributes: bool,
+}
+
+impl FloorLayer {
+    /// Spans from the global tracer provider; with `attributes`, the three attributes of the
+    /// minimal hand-written layer of `perf-notes.md` (method, path, status) are added.
+    pub fn new(attributes: bool) -> Self {
+        FloorLayer {
+            shared: std::sync::Arc::new((
+                opentelemetry::global::tracer("floor"),
+                Propagators::default(),
+            )),
+            attributes,
+        }
+    }
+}
+
+impl<S> Layer<S> for FloorLayer {
+    type Service = Floor<S>;
+    fn layer(&self, inner: S) -> Floor<S> {
+        Floor {
+            inner,
+            layer: self.clone(),
+        }
+    }
+}
+
+/// The floor service.
+#[derive(Clone)]
+pub struct Floor<S> {
+    inner: S,
+    layer: FloorLayer,
+}
+
+impl<S, B, R> Service<Request<B>> for Floor<S>
+where
+    S: Service<Request<B>, Response = Response<R>>,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = FloorFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut TaskContext<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request<B>) -> Self::Future {
+        let (tracer, propagators) = &*self.layer.shared;
+        let parent = propagators.extract_headers(&Context::current(), req.headers());
+        let mut builder = tracer
+            .span_builder("GET /users/{id}")
+            .with_kind(SpanKind::Server);
+        if self.layer.attributes {
+            builder = builder.with_attributes([
+                KeyValue::new("http.request.method", "GET"),
+                KeyValue::new("url.path", req.uri().path().to_owned()),
+            ]);
+        }
+        let span = tracer.build_with_context(builder, &parent);
+        let cx = parent.with_span(span);
+        let future = {
+            let _guard = cx.clone().attach();
+            self.inner.call(req)
+        };
+        FloorFuture {
+            future,
+            cx,
+            attributes: self.layer.attributes,
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The floor future: ends the span with the response head.
+    pub struct FloorFuture<F> {
+        #[pin]
+        future: F,
+        cx: Context,
+        attributes: bool,
+    }
+}
+
+impl<F, R, E> Future for FloorFuture<F>
+where
+    F: Future<Output = Result<Response<R>, E>>,
+{
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, task: &mut TaskContext<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let _guard = this.cx.clone().attach();
+        let result = std::task::ready!(this.future.poll(task));
+        let span = this.cx.span();
+        if *this.attributes
+            && let Ok(response) = &result
+        {
+            span.set_attribute(KeyValue::new(
+                "http.response.status_code",
+                i64::from(response.status().as_u16()),
+            ));
+        }
+        span.end();
+        Poll::Ready(result)
+    }
+}
