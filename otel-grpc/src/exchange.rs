@@ -274,6 +274,15 @@ impl Exchange for RpcExchange {
         }
     }
 
+    fn on_error(&mut self, error: &dyn std::any::Any) {
+        // No status arrived: a client records the one its library makes of the failure.
+        #[cfg(feature = "tonic")]
+        if self.client {
+            self.code = Some(Code::from_client_error(error));
+        }
+        let _ = error;
+    }
+
     fn on_trailers(&mut self, trailers: &HeaderMap) {
         if let Some(code) = Code::from_headers(trailers) {
             self.code = Some(code);

@@ -76,6 +76,72 @@ impl Code {
         ))
     }
 
+    /// The status tonic's client reports for a call that failed with `error` (the error of the
+    /// channel's service, or of the response body) rather than with a `grpc-status`: tonic's own
+    /// mapping (`Status::from_error`), read from the error's source chain: a `Status` as it is,
+    /// an expired client timeout CANCELLED, a failed connection UNAVAILABLE, hyper's keep-alive
+    /// timeout UNAVAILABLE and cancellation CANCELLED, HTTP/2 resets by their reason, anything
+    /// else UNKNOWN.
+    #[cfg(feature = "tonic")]
+    pub fn from_client_error(error: &dyn std::any::Any) -> Code {
+        use std::error::Error;
+        type BoxError = Box<dyn Error + Send + Sync>;
+        let mut source: Option<&(dyn Error + 'static)> =
+            if let Some(status) = error.downcast_ref::<tonic::Status>() {
+                Some(status)
+            } else if let Some(error) = error.downcast_ref::<tonic::transport::Error>() {
+                Some(error)
+            } else if let Some(error) = error.downcast_ref::<BoxError>() {
+                Some(&**error)
+            } else if let Some(error) = error.downcast_ref::<hyper::Error>() {
+                Some(error)
+            } else {
+                None
+            };
+        while let Some(error) = source {
+            if let Some(status) = error.downcast_ref::<tonic::Status>() {
+                return Code(u8::try_from(status.code() as i32).unwrap_or(2));
+            }
+            if error.is::<tonic::TimeoutExpired>() {
+                return Code::CANCELLED;
+            }
+            if error.is::<tonic::ConnectError>() {
+                return Code::UNAVAILABLE;
+            }
+            if let Some(hyper) = error.downcast_ref::<hyper::Error>() {
+                // A keep-alive ping that timed out closes every call: UNAVAILABLE.
+                if hyper.is_timeout() {
+                    return Code::UNAVAILABLE;
+                }
+                if hyper.is_canceled() {
+                    return Code::CANCELLED;
+                }
+            }
+            if let Some(h2) = error.downcast_ref::<h2::Error>() {
+                use h2::Reason;
+                return match h2.reason() {
+                    Some(
+                        Reason::NO_ERROR
+                        | Reason::PROTOCOL_ERROR
+                        | Reason::INTERNAL_ERROR
+                        | Reason::FLOW_CONTROL_ERROR
+                        | Reason::SETTINGS_TIMEOUT
+                        | Reason::FRAME_SIZE_ERROR
+                        | Reason::COMPRESSION_ERROR
+                        | Reason::CONNECT_ERROR,
+                    ) => Code::INTERNAL,
+                    Some(Reason::REFUSED_STREAM) => Code::UNAVAILABLE,
+                    Some(Reason::CANCEL) => Code::CANCELLED,
+                    Some(Reason::ENHANCE_YOUR_CALM) => Code(8),
+                    Some(Reason::INADEQUATE_SECURITY) => Code(7),
+                    _ => Code::UNKNOWN,
+                };
+            }
+            source = error.source();
+        }
+        Code::UNKNOWN
+    }
+
     /// The status a response without `grpc-status` implies from its HTTP status, per the gRPC
     /// HTTP-to-gRPC mapping; `None` for 200, whose status is still to come in the trailers.
     pub fn from_http(status: StatusCode) -> Option<Code> {
@@ -104,6 +170,29 @@ mod tests {
             Code(13).is_server_error() && !Code(3).is_server_error() && !Code(5).is_server_error()
         );
         assert!(Code(5).is_client_error() && !Code::OK.is_client_error());
+    }
+
+    #[cfg(feature = "tonic")]
+    #[test]
+    fn client_errors_map_as_tonic_maps_them() {
+        type BoxError = Box<dyn std::error::Error + Send + Sync>;
+        let status = tonic::Status::deadline_exceeded("late");
+        assert_eq!(Code::from_client_error(&status), Code(4));
+        let boxed: BoxError = Box::new(tonic::Status::permission_denied("no"));
+        assert_eq!(Code::from_client_error(&boxed), Code(7));
+        for (reason, code) in [
+            (h2::Reason::CANCEL, Code::CANCELLED),
+            (h2::Reason::REFUSED_STREAM, Code::UNAVAILABLE),
+            (h2::Reason::PROTOCOL_ERROR, Code::INTERNAL),
+            (h2::Reason::ENHANCE_YOUR_CALM, Code(8)),
+            (h2::Reason::from(0x99), Code::UNKNOWN),
+        ] {
+            let boxed: BoxError = Box::new(h2::Error::from(reason));
+            assert_eq!(Code::from_client_error(&boxed), code, "{reason:?}");
+        }
+        let boxed: BoxError = Box::new(std::io::Error::other("broken"));
+        assert_eq!(Code::from_client_error(&boxed), Code::UNKNOWN);
+        assert_eq!(Code::from_client_error(&"not an error"), Code::UNKNOWN);
     }
 
     #[test]

@@ -42,7 +42,12 @@ impl<B: Body, X: Exchange> ResponseBody<B, X> {
     }
 }
 
-impl<B: Body, X: Exchange> Body for ResponseBody<B, X> {
+impl<B, X> Body for ResponseBody<B, X>
+where
+    B: Body,
+    B::Error: 'static,
+    X: Exchange,
+{
     type Data = B::Data;
     type Error = B::Error;
 
@@ -63,7 +68,8 @@ impl<B: Body, X: Exchange> Body for ResponseBody<B, X> {
                     inflight.on_trailers(trailers);
                 }
             }
-            Poll::Ready(Some(Err(_))) => {
+            Poll::Ready(Some(Err(error))) => {
+                inflight.on_error(error);
                 inflight.finish(Outcome::Failed(semconv::error_type_of::<B::Error>()));
                 return polled;
             }

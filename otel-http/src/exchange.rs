@@ -40,6 +40,13 @@ pub trait Exchange {
         let _ = trailers;
     }
 
+    /// The inner service's future or the response body failed with `error`; called just before
+    /// [`Exchange::finish`] hears [`Outcome::Failed`]. For exchanges that read more from an error
+    /// than its type (a gRPC client records the status code its library reports for it).
+    fn on_error(&mut self, error: &dyn std::any::Any) {
+        let _ = error;
+    }
+
     /// The exchange ended.
     fn finish(&mut self, outcome: Outcome);
 }

@@ -33,6 +33,7 @@ impl<F, X> ResponseFuture<F, X> {
 impl<F, B, E, X> Future for ResponseFuture<F, X>
 where
     F: Future<Output = Result<Response<B>, E>>,
+    E: 'static,
     B: Body,
     X: Exchange,
 {
@@ -59,6 +60,7 @@ where
                 Poll::Ready(Ok(Response::from_parts(parts, body)))
             }
             Poll::Ready(Err(error)) => {
+                inflight.on_error(&error);
                 inflight.finish(Outcome::Failed(semconv::error_type_of::<E>()));
                 this.inflight.take();
                 Poll::Ready(Err(error))

@@ -60,6 +60,7 @@ impl<S: std::fmt::Debug, K> std::fmt::Debug for OtelService<S, K> {
 impl<S, K, ReqBody, ResBody> Service<Request<ReqBody>> for OtelService<S, K>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    S::Error: 'static,
     K: Kind,
     ResBody: Body,
 {

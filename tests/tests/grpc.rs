@@ -287,10 +287,15 @@ async fn deadlines_and_unimplemented_methods() {
         "{err:?}"
     );
     let spans = t.wait_for_spans(2).await;
-    // The client's transport gave up: no gRPC status arrived, the span is an error all the same.
+    // The client's transport gave up: no gRPC status arrived; the span records the code tonic
+    // reported to the caller, and is an error.
     let c = by_kind(&spans, SpanKind::Client);
     assert!(attr(c, "error.type").is_some());
     assert!(matches!(c.status, SpanStatus::Error { .. }));
+    assert_eq!(
+        attr(c, "rpc.response.status_code").as_deref(),
+        Some(code_name(err.code()))
+    );
     // The server saw its caller go away mid-call.
     let s = by_kind(&spans, SpanKind::Server);
     let code = attr(s, "rpc.response.status_code");
@@ -336,6 +341,56 @@ async fn deadlines_and_unimplemented_methods() {
         )
         .as_deref(),
         Some("UNIMPLEMENTED")
+    );
+}
+
+/// The canonical name of a tonic code, as `rpc.response.status_code` carries it.
+fn code_name(code: Code) -> &'static str {
+    otel_grpc::status::Code(code as u8).name()
+}
+
+/// A server that is not there: the channel fails to connect, tonic reports UNAVAILABLE, and the
+/// client span says so.
+#[tokio::test]
+async fn an_unreachable_server_is_unavailable() {
+    let t = Telemetry::new();
+    // A port that was free a moment ago: nothing listens there now.
+    let addr = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let channel = tonic::transport::Channel::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect_timeout(Duration::from_secs(2))
+        .connect_lazy();
+    let channel = ServiceBuilder::new()
+        .layer(
+            GrpcOtelLayer::client()
+                .tracer_provider(t.tracer_provider.clone())
+                .meter_provider(t.meter_provider.clone()),
+        )
+        .service(channel);
+    let err = EchoClient::new(channel)
+        .unary(Request::new(request("ok")))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::Unavailable, "{err:?}");
+    let spans = t.wait_for_spans(1).await;
+    let c = by_kind(&spans, SpanKind::Client);
+    assert_eq!(
+        attr(c, "rpc.response.status_code").as_deref(),
+        Some("UNAVAILABLE")
+    );
+    assert!(attr(c, "error.type").is_some());
+    assert!(matches!(c.status, SpanStatus::Error { .. }));
+    let (_, points) = t.points("rpc.client.call.duration");
+    assert_eq!(points.len(), 1);
+    assert_eq!(
+        points[0]
+            .0
+            .get("rpc.response.status_code")
+            .map(String::as_str),
+        Some("UNAVAILABLE")
     );
 }
 
