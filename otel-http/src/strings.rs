@@ -108,12 +108,16 @@ pub fn intern_named(prefix: &'static str, value: &str) {
 
 fn named_with(prefix: &'static str, value: &str, intern: bool) -> (Cow<'static, str>, StringValue) {
     let i = slot(value.as_bytes());
-    let hit = NAMED.with_borrow(|named| match &named[i] {
-        Some(n) if n.prefix == prefix && *n.value == *value => {
-            Some((Cow::Borrowed(n.name), StringValue::from(n.value.clone())))
-        }
-        _ => None,
-    });
+    // `try_with`: a request may end while its thread is being torn down.
+    let hit = NAMED
+        .try_with(|named| match &named.borrow()[i] {
+            Some(n) if n.prefix == prefix && *n.value == *value => {
+                Some((Cow::Borrowed(n.name), StringValue::from(n.value.clone())))
+            }
+            _ => None,
+        })
+        .ok()
+        .flatten();
     if let Some(hit) = hit {
         return hit;
     }
@@ -129,8 +133,8 @@ fn named_with(prefix: &'static str, value: &str, intern: bool) -> (Cow<'static, 
     let shared: Arc<str> = Arc::from(value);
     match intern.then(|| self::intern(&name)).flatten() {
         Some(name) => {
-            NAMED.with_borrow_mut(|named| {
-                named[i] = Some(Named {
+            let _ = NAMED.try_with(|named| {
+                named.borrow_mut()[i] = Some(Named {
                     prefix,
                     value: shared.clone(),
                     name,
@@ -166,14 +170,19 @@ pub fn shared_value(value: &str) -> StringValue {
         return StringValue::from(value.to_owned());
     }
     let i = slot(value.as_bytes());
-    VALUES.with_borrow_mut(|values| match &values[i] {
-        Some(shared) if **shared == *value => StringValue::from(shared.clone()),
-        _ => {
-            let shared: Arc<str> = Arc::from(value);
-            values[i] = Some(shared.clone());
-            StringValue::from(shared)
-        }
-    })
+    VALUES
+        .try_with(|values| {
+            let mut values = values.borrow_mut();
+            match &values[i] {
+                Some(shared) if **shared == *value => StringValue::from(shared.clone()),
+                _ => {
+                    let shared: Arc<str> = Arc::from(value);
+                    values[i] = Some(shared.clone());
+                    StringValue::from(shared)
+                }
+            }
+        })
+        .unwrap_or_else(|_| StringValue::from(value.to_owned()))
 }
 
 #[cfg(test)]
@@ -236,6 +245,26 @@ mod tests {
         }
         let long = "x".repeat(MAX_SHARED_LEN + 1);
         assert_eq!(shared_value(&long).as_str(), long);
+    }
+
+    #[test]
+    fn usable_while_a_thread_is_torn_down() {
+        struct EndsARequest;
+        impl Drop for EndsARequest {
+            fn drop(&mut self) {
+                assert_eq!(shared_value("late").as_str(), "late");
+                assert_eq!(named("GET", "/late").0, "GET /late");
+            }
+        }
+        thread_local! { static GUARD: EndsARequest = const { EndsARequest }; }
+        std::thread::spawn(|| {
+            // The guard first, our caches after: destructors run in reverse order, so the
+            // guard's runs once the caches are gone.
+            GUARD.with(|_| {});
+            let _ = (shared_value("early"), named("GET", "/early"));
+        })
+        .join()
+        .expect("no panic in a thread-local destructor");
     }
 
     #[test]
