@@ -352,3 +352,40 @@ impl Drop for RpcExchange {
         self.finish(Outcome::Dropped);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::RpcMethod;
+
+    #[test]
+    fn method_paths() {
+        let m = RpcMethod::parse("/pkg.Svc/Method");
+        assert_eq!(
+            (m.full, m.service, m.method),
+            (Some("pkg.Svc/Method"), "pkg.Svc", "Method")
+        );
+        for odd in ["", "/", "//", "/a/", "//b", "/a/b/c", "a/b", "/ab"] {
+            assert_eq!(RpcMethod::parse(odd).full, None, "{odd:?}");
+        }
+    }
+
+    proptest::proptest! {
+        /// Any path: no panic; a method is `/service/method`, both non-empty, no other `/`.
+        #[test]
+        fn method_of_any_path(path in ".{0,40}|(/[a-z./]{0,10}){0,3}") {
+            let m = RpcMethod::parse(&path);
+            let expected = path
+                .strip_prefix('/')
+                .and_then(|p| p.split_once('/'))
+                .filter(|(s, m)| !s.is_empty() && !m.is_empty() && !m.contains('/'));
+            match (m.full, expected) {
+                (Some(full), Some((service, method))) => {
+                    proptest::prop_assert_eq!(full, &path[1..]);
+                    proptest::prop_assert_eq!((m.service, m.method), (service, method));
+                }
+                (None, None) => {}
+                (got, want) => proptest::prop_assert!(false, "{got:?} vs {want:?}"),
+            }
+        }
+    }
+}

@@ -222,4 +222,17 @@ mod tests {
             Some(Code::UNAVAILABLE)
         );
     }
+
+    proptest::proptest! {
+        /// Any `grpc-status` bytes: a code from 0 to 16, never a panic.
+        #[test]
+        fn any_status_value(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..12)) {
+            if let Ok(value) = http::HeaderValue::from_bytes(&bytes) {
+                let mut h = HeaderMap::new();
+                h.insert("grpc-status", value);
+                let code = Code::from_headers(&h).unwrap();
+                proptest::prop_assert!(code.0 <= 16);
+            }
+        }
+    }
 }

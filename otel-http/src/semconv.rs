@@ -331,4 +331,25 @@ mod tests {
         assert!(status_error(200, true).is_none());
         assert_eq!(status_error(599, true).unwrap().as_str(), "599");
     }
+
+    proptest::proptest! {
+        /// Any `Host` or authority text: no panic, and the host is a piece of the input.
+        #[test]
+        fn host_port_of_anything(text in ".{0,64}|[0-9a-z.:\\[\\]]{0,24}") {
+            let (host, port) = split_host_port(&text);
+            proptest::prop_assert!(text.contains(host));
+            if let Some(port) = port {
+                proptest::prop_assert!(text.trim_ascii().ends_with(&port.to_string()));
+            }
+        }
+
+        /// Any query: no panic; only values are replaced, never the names.
+        #[test]
+        fn redaction_of_anything(query in "([a-zA-Z%=&]{0,8}(sig|Signature)?=?[a-z0-9%]{0,8}&?){0,6}") {
+            let sensitive: Vec<Cow<'static, str>> =
+                DEFAULT_REDACTED_QUERY_PARAMS.iter().map(|p| Cow::Borrowed(*p)).collect();
+            let redacted = redact_query(&query, &sensitive);
+            proptest::prop_assert_eq!(redacted.split('&').count(), query.split('&').count());
+        }
+    }
 }

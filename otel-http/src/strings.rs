@@ -275,4 +275,30 @@ mod tests {
         assert!(used.len() > SLOTS / 2, "{used:?}");
         assert!(slot(b"") < SLOTS && slot(b"a") < SLOTS);
     }
+
+    proptest::proptest! {
+        /// Whatever collides in the per-thread tables, every answer is exact.
+        #[test]
+        fn answers_are_exact_under_any_sequence(
+            values in proptest::collection::vec("[a-z/{}]{0,12}|.{0,300}", 1..200),
+        ) {
+            for (n, value) in values.iter().enumerate() {
+                let shared = shared_value(value);
+                proptest::prop_assert_eq!(shared.as_str(), value.as_str());
+                let prefix = ["GET", "POST", ""][n % 3];
+                let (name, shared) = if n % 2 == 0 {
+                    named(prefix, value)
+                } else {
+                    lookup_named(prefix, value)
+                };
+                let expected = if prefix.is_empty() {
+                    value.clone()
+                } else {
+                    format!("{prefix} {value}")
+                };
+                proptest::prop_assert_eq!(name.as_ref(), expected.as_str());
+                proptest::prop_assert_eq!(shared.as_str(), value.as_str());
+            }
+        }
+    }
 }
