@@ -16,22 +16,23 @@ use crate::semconv::{self, key};
 use crate::strings;
 
 /// An HTTP request in flight: the [`Exchange`] the HTTP layers use. Opaque.
+///
+/// Kept small (what only metrics need is boxed): the response future and body carry it, and
+/// they are moved several times on their way through a router.
 pub struct HttpExchange {
     options: Arc<Options>,
-    side: Side,
     /// The request's context: the span when traced, else what was propagated to us.
     pub(crate) cx: Context,
-    traced: bool,
-    started: Option<Instant>,
-    metrics: Option<MetricAttributes>,
-    status: Option<u16>,
+    metrics: Option<Box<MetricAttributes>>,
     error_type: Option<StringValue>,
-    request_body_size: Option<u64>,
     response_body_size: u64,
-    /// The response's protocol version (clients: the server's choice).
-    response_protocol: Option<&'static str>,
     /// Captured response headers, set on the span with the rest when the request ends.
     pending: Vec<KeyValue>,
+    status: Option<u16>,
+    /// The response's protocol version (clients: the server's choice).
+    response_version: Option<Version>,
+    side: Side,
+    traced: bool,
     finished: bool,
 }
 
@@ -138,19 +139,16 @@ impl HttpExchange {
             if let Some(protocol) = protocol {
                 request.push(KeyValue::new(key::PROTOCOL_VERSION, protocol));
             }
-            MetricAttributes {
+            Box::new(MetricAttributes {
                 request,
                 active_len: 2,
                 active_cell: ActiveTable::cell(semconv::method_index(req.method()), scheme),
-            }
+                started: Instant::now(),
+                request_body_size: content_length(req.headers()),
+            })
         });
 
         let mut inflight = HttpExchange::new(options, Side::Server, parent.clone(), metrics);
-        // Read here for the metrics; spans read it only when recorded.
-        inflight.request_body_size = options
-            .metrics
-            .then(|| content_length(req.headers()))
-            .flatten();
         if !options.traces {
             return inflight;
         }
@@ -197,8 +195,9 @@ impl HttpExchange {
                 options,
                 req.headers(),
                 inflight
-                    .request_body_size
-                    .or_else(|| content_length(req.headers())),
+                    .metrics
+                    .as_ref()
+                    .map_or_else(|| content_length(req.headers()), |m| m.request_body_size),
                 &mut attributes,
             );
             attributes
@@ -240,18 +239,15 @@ impl HttpExchange {
                     request.push(KeyValue::new(key::SERVER_PORT, i64::from(*port)));
                 }
             }
-            MetricAttributes {
+            Box::new(MetricAttributes {
                 active_len: request.len(),
                 request,
                 active_cell: (0, 0),
-            }
+                started: Instant::now(),
+                request_body_size: content_length(req.headers()),
+            })
         });
         let mut inflight = HttpExchange::new(options, Side::Client, parent.clone(), metrics);
-        // Read here for the metrics; spans read it only when recorded.
-        inflight.request_body_size = options
-            .metrics
-            .then(|| content_length(req.headers()))
-            .flatten();
 
         if options.traces {
             let name = || -> Cow<'static, str> {
@@ -281,8 +277,9 @@ impl HttpExchange {
                     options,
                     req.headers(),
                     inflight
-                        .request_body_size
-                        .or_else(|| content_length(req.headers())),
+                        .metrics
+                        .as_ref()
+                        .map_or_else(|| content_length(req.headers()), |m| m.request_body_size),
                     &mut attributes,
                 );
                 attributes
@@ -303,22 +300,19 @@ impl HttpExchange {
         options: &Arc<Options>,
         side: Side,
         cx: Context,
-        metrics: Option<MetricAttributes>,
+        metrics: Option<Box<MetricAttributes>>,
     ) -> HttpExchange {
         let inflight = HttpExchange {
             options: options.clone(),
-            side,
             cx,
-            traced: false,
-            // Spans keep their own times; the clock is read for the duration metric only.
-            started: metrics.is_some().then(Instant::now),
             metrics,
-            status: None,
             error_type: None,
-            request_body_size: None,
             response_body_size: 0,
-            response_protocol: None,
             pending: Vec::new(),
+            status: None,
+            response_version: None,
+            side,
+            traced: false,
             finished: false,
         };
         if let Some(metrics) = &inflight.metrics
@@ -374,7 +368,7 @@ impl HttpExchange {
         let span = self.cx.span();
         // Set with the end-of-request attributes in `finish`: one call on the span, not two.
         if self.side == Side::Client {
-            self.response_protocol = semconv::protocol_version(version);
+            self.response_version = Some(version);
         }
         semconv::captured_headers(
             "http.response.header",
@@ -420,7 +414,8 @@ impl HttpExchange {
                 ]
             });
             let protocol = self
-                .response_protocol
+                .response_version
+                .and_then(semconv::protocol_version)
                 .map(|protocol| KeyValue::new(key::PROTOCOL_VERSION, protocol));
             let error_type = self
                 .error_type
@@ -436,15 +431,19 @@ impl HttpExchange {
             );
             span.end();
         }
-        if let (Some(metrics), Some(started), Some(instruments)) = (
-            self.metrics.take(),
-            self.started,
-            self.options.instruments(self.side),
-        ) {
-            let mut attributes = metrics.request;
+        if let (Some(metrics), Some(instruments)) =
+            (self.metrics.take(), self.options.instruments(self.side))
+        {
+            let MetricAttributes {
+                request: mut attributes,
+                active_len,
+                active_cell,
+                started,
+                request_body_size,
+            } = *metrics;
             match &instruments.active {
-                Active::Counter(counter) => counter.add(-1, &attributes[..metrics.active_len]),
-                Active::Observed { table, .. } => table.add(metrics.active_cell, -1),
+                Active::Counter(counter) => counter.add(-1, &attributes[..active_len]),
+                Active::Observed { table, .. } => table.add(active_cell, -1),
             }
             if let Some(code) = self.status {
                 attributes.push(KeyValue::new(key::STATUS_CODE, i64::from(code)));
@@ -455,7 +454,7 @@ impl HttpExchange {
             instruments
                 .duration
                 .record(started.elapsed().as_secs_f64(), &attributes);
-            if let Some(size) = self.request_body_size {
+            if let Some(size) = request_body_size {
                 instruments.request_body_size.record(size, &attributes);
             }
             if self.status.is_some() {

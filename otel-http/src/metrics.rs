@@ -167,7 +167,7 @@ impl Instruments {
 }
 
 /// The attributes every metric of one request shares, gathered as the request goes.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub(crate) struct MetricAttributes {
     /// Those known when the request starts: method, scheme, route or server address and port,
     /// protocol version.
@@ -176,4 +176,8 @@ pub(crate) struct MetricAttributes {
     pub(crate) active_len: usize,
     /// Servers: the request's cell in the [`ActiveTable`].
     pub(crate) active_cell: (usize, usize),
+    /// When the request started, for the duration.
+    pub(crate) started: std::time::Instant,
+    /// The request's `Content-Length`, if it said.
+    pub(crate) request_body_size: Option<u64>,
 }
