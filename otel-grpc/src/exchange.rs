@@ -52,21 +52,27 @@ struct RpcMethod<'a> {
 
 impl<'a> RpcMethod<'a> {
     fn parse(path: &'a str) -> Self {
-        // `/service/method`: both parts non-empty, no further `/`. Bytes, not `split_once`:
+        // `/service/method`: both parts non-empty, no further `/`. One pass over the bytes:
         // this runs for every call.
         let bytes = path.as_bytes();
-        let slash = (bytes.first() == Some(&b'/'))
-            .then(|| bytes[1..].iter().position(|&b| b == b'/'))
-            .flatten()
-            .map(|i| i + 1);
-        match slash {
-            Some(i) if i > 1 && i + 1 < bytes.len() && !bytes[i + 1..].contains(&b'/') => {
-                RpcMethod {
-                    full: Some(&path[1..]),
-                    service: &path[1..i],
-                    method: &path[i + 1..],
+        let mut slash = None;
+        if bytes.first() == Some(&b'/') {
+            for (i, &b) in bytes.iter().enumerate().skip(1) {
+                if b == b'/' {
+                    if slash.is_some() {
+                        slash = None;
+                        break;
+                    }
+                    slash = Some(i);
                 }
             }
+        }
+        match slash {
+            Some(i) if i > 1 && i + 1 < bytes.len() => RpcMethod {
+                full: Some(&path[1..]),
+                service: &path[1..i],
+                method: &path[i + 1..],
+            },
             _ => RpcMethod {
                 full: None,
                 service: "",
@@ -82,7 +88,8 @@ pub struct RpcExchange {
     client: bool,
     cx: Context,
     traced: bool,
-    started: Instant,
+    /// When the call started, for the duration metric (spans keep their own times).
+    started: Option<Instant>,
     /// The request-time metric attributes; `None` when metrics are off.
     metric_attributes: Option<Vec<KeyValue>>,
     code: Option<Code>,
@@ -163,7 +170,7 @@ impl RpcExchange {
             client,
             cx: parent.clone(),
             traced: false,
-            started: Instant::now(),
+            started: metric_attributes.is_some().then(Instant::now),
             metric_attributes,
             code: None,
             to_intern: named
@@ -336,12 +343,14 @@ impl Exchange for RpcExchange {
             span.set_attributes(attributes.iter().flatten().cloned());
             span.end();
         }
-        if let Some(mut metric_attributes) = self.metric_attributes.take() {
+        if let (Some(mut metric_attributes), Some(started)) =
+            (self.metric_attributes.take(), self.started)
+        {
             metric_attributes.extend(attributes.into_iter().flatten());
             if let Some(instruments) = self.instruments() {
                 instruments
                     .duration
-                    .record(self.started.elapsed().as_secs_f64(), &metric_attributes);
+                    .record(started.elapsed().as_secs_f64(), &metric_attributes);
             }
         }
     }

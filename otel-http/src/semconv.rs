@@ -91,21 +91,34 @@ pub fn split_host_port(authority: &str) -> (&str, Option<u16>) {
             None => (authority, None),
         };
     }
-    match bytes.iter().rposition(|&b| b == b':') {
-        // A second ':' makes it a bare IPv6 address, without a port.
-        Some(i) if !bytes[..i].contains(&b':') => (&authority[..i], parse_port(&bytes[i + 1..])),
-        _ => (authority, None),
+    // One pass from the front: the first ':' splits, a second one makes it a bare IPv6 address.
+    let mut colon = None;
+    for (i, &b) in bytes.iter().enumerate() {
+        if b == b':' {
+            if colon.is_some() {
+                return (authority, None);
+            }
+            colon = Some(i);
+        }
+    }
+    match colon {
+        Some(i) => (&authority[..i], parse_port(&bytes[i + 1..])),
+        None => (authority, None),
     }
 }
 
 /// A port: one to five digits, at most 65535.
 fn parse_port(digits: &[u8]) -> Option<u16> {
-    if digits.is_empty() || digits.len() > 5 || !digits.iter().all(u8::is_ascii_digit) {
+    if digits.is_empty() || digits.len() > 5 {
         return None;
     }
-    let port = digits
-        .iter()
-        .fold(0u32, |n, &d| n * 10 + u32::from(d - b'0'));
+    let mut port: u32 = 0;
+    for &d in digits {
+        if !d.is_ascii_digit() {
+            return None;
+        }
+        port = port * 10 + u32::from(d - b'0');
+    }
     u16::try_from(port).ok()
 }
 
