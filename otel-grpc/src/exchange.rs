@@ -93,8 +93,8 @@ pub struct RpcExchange {
     /// The request-time metric attributes; `None` when metrics are off.
     metric_attributes: Option<Vec<KeyValue>>,
     code: Option<Code>,
-    /// The method, when its span name was not interned yet: interned once the call shows the
-    /// method exists (a peer must not use up the interned names with made-up ones).
+    /// The method, when its span name was not interned yet: interned once a call to it
+    /// succeeds (a peer must not use up the interned names with made-up ones).
     to_intern: Option<StringValue>,
     finished: bool,
 }
@@ -126,8 +126,8 @@ impl RpcExchange {
         // proves real (see `to_intern`).
         let named = method
             .full
-            .map(|full| strings::lookup_named("", full))
-            .filter(|_| mode.new);
+            .filter(|_| mode.new)
+            .map(|full| strings::lookup_named("", full));
 
         let common = |attributes: &mut Vec<KeyValue>| {
             if mode.new {
@@ -282,9 +282,10 @@ impl Exchange for RpcExchange {
     }
 
     fn on_error(&mut self, error: &dyn std::any::Any) {
-        // No status arrived: a client records the one its library makes of the failure.
+        // No status arrived (none from the headers either): a client records the one its
+        // library makes of the failure.
         #[cfg(feature = "tonic")]
-        if self.client {
+        if self.client && self.code.is_none() {
             self.code = Some(Code::from_client_error(error));
         }
         let _ = error;
@@ -301,6 +302,7 @@ impl Exchange for RpcExchange {
             return;
         }
         self.finished = true;
+        let outcome_ok = matches!(outcome, Outcome::Complete);
         let (code, failure) = match outcome {
             // A stream that ends without a status is a broken one.
             Outcome::Complete => (Some(self.code.unwrap_or(Code::UNKNOWN)), None),
@@ -320,8 +322,11 @@ impl Exchange for RpcExchange {
             code.filter(|&c| is_error(c))
                 .map(|c| StringValue::from(c.name()))
         });
+        // Only a call that completed with OK proves the method: a reset stream, a failure, or
+        // a status from a layer in front of the router (UNAUTHENTICATED, UNIMPLEMENTED) does not.
         if let Some(method) = self.to_intern.take()
-            && code != Some(Code::UNIMPLEMENTED)
+            && outcome_ok
+            && code == Some(Code::OK)
         {
             strings::intern_named("", method.as_str());
         }

@@ -57,23 +57,17 @@ impl Code {
     }
 
     /// The `grpc-status` in `headers` (response headers of a trailers-only response, or
-    /// trailers). A value that is not a number from 0 to 16 reads as UNKNOWN, as the gRPC spec
-    /// says of unknown codes.
+    /// trailers). Read as tonic reads it (`Code::from_bytes`): exactly `0` to `16`; any other
+    /// value is UNKNOWN, as the gRPC spec says of unknown codes.
     pub fn from_headers(headers: &HeaderMap) -> Option<Code> {
         // A ready-made name: a `&str` key would be parsed and lower-cased on every lookup.
         const GRPC_STATUS: HeaderName = HeaderName::from_static("grpc-status");
-        let value = headers.get(GRPC_STATUS)?.as_bytes().trim_ascii();
-        // `1*DIGIT`, from 0 to 16; anything else reads as UNKNOWN.
-        let code = if value.is_empty() || !value.iter().all(u8::is_ascii_digit) {
-            2
-        } else {
-            value.iter().fold(0u32, |n, &d| {
-                n.saturating_mul(10).saturating_add(u32::from(d - b'0'))
-            })
+        let code = match *headers.get(GRPC_STATUS)?.as_bytes() {
+            [d @ b'0'..=b'9'] => d - b'0',
+            [b'1', d @ b'0'..=b'6'] => 10 + (d - b'0'),
+            _ => 2,
         };
-        Some(Code(
-            u8::try_from(code).ok().filter(|&c| c <= 16).unwrap_or(2),
-        ))
+        Some(Code(code))
     }
 
     /// The status tonic's client reports for a call that failed with `error` (the error of the
@@ -81,23 +75,29 @@ impl Code {
     /// mapping (`Status::from_error`), read from the error's source chain: a `Status` as it is,
     /// an expired client timeout CANCELLED, a failed connection UNAVAILABLE, hyper's keep-alive
     /// timeout UNAVAILABLE and cancellation CANCELLED, HTTP/2 resets by their reason, anything
-    /// else UNKNOWN.
+    /// else UNKNOWN. Errors of other types than tonic's, hyper's and boxed ones cannot be looked
+    /// into here and read as UNKNOWN; tonic's load-shedding `Overloaded` is not mapped.
     #[cfg(feature = "tonic")]
     pub fn from_client_error(error: &dyn std::any::Any) -> Code {
         use std::error::Error;
         type BoxError = Box<dyn Error + Send + Sync>;
-        let mut source: Option<&(dyn Error + 'static)> =
+        let top: &(dyn Error + 'static) =
             if let Some(status) = error.downcast_ref::<tonic::Status>() {
-                Some(status)
+                status
             } else if let Some(error) = error.downcast_ref::<tonic::transport::Error>() {
-                Some(error)
+                error
             } else if let Some(error) = error.downcast_ref::<BoxError>() {
-                Some(&**error)
+                &**error
             } else if let Some(error) = error.downcast_ref::<hyper::Error>() {
-                Some(error)
+                error
             } else {
-                None
+                return Code::UNKNOWN;
             };
+        // tonic reads an HTTP/2 error itself at the top, then walks the chain.
+        if let Some(h2) = top.downcast_ref::<h2::Error>() {
+            return Code::from_h2(h2);
+        }
+        let mut source = Some(top);
         while let Some(error) = source {
             if let Some(status) = error.downcast_ref::<tonic::Status>() {
                 return Code(u8::try_from(status.code() as i32).unwrap_or(2));
@@ -116,30 +116,37 @@ impl Code {
                 if hyper.is_canceled() {
                     return Code::CANCELLED;
                 }
-            }
-            if let Some(h2) = error.downcast_ref::<h2::Error>() {
-                use h2::Reason;
-                return match h2.reason() {
-                    Some(
-                        Reason::NO_ERROR
-                        | Reason::PROTOCOL_ERROR
-                        | Reason::INTERNAL_ERROR
-                        | Reason::FLOW_CONTROL_ERROR
-                        | Reason::SETTINGS_TIMEOUT
-                        | Reason::FRAME_SIZE_ERROR
-                        | Reason::COMPRESSION_ERROR
-                        | Reason::CONNECT_ERROR,
-                    ) => Code::INTERNAL,
-                    Some(Reason::REFUSED_STREAM) => Code::UNAVAILABLE,
-                    Some(Reason::CANCEL) => Code::CANCELLED,
-                    Some(Reason::ENHANCE_YOUR_CALM) => Code(8),
-                    Some(Reason::INADEQUATE_SECURITY) => Code(7),
-                    _ => Code::UNKNOWN,
-                };
+                // An HTTP/2 reset under hyper's error, by its reason.
+                if let Some(h2) = hyper.source().and_then(|e| e.downcast_ref::<h2::Error>()) {
+                    return Code::from_h2(h2);
+                }
             }
             source = error.source();
         }
         Code::UNKNOWN
+    }
+
+    /// The code tonic gives an HTTP/2 error, by its reason.
+    #[cfg(feature = "tonic")]
+    fn from_h2(error: &h2::Error) -> Code {
+        use h2::Reason;
+        match error.reason() {
+            Some(
+                Reason::NO_ERROR
+                | Reason::PROTOCOL_ERROR
+                | Reason::INTERNAL_ERROR
+                | Reason::FLOW_CONTROL_ERROR
+                | Reason::SETTINGS_TIMEOUT
+                | Reason::FRAME_SIZE_ERROR
+                | Reason::COMPRESSION_ERROR
+                | Reason::CONNECT_ERROR,
+            ) => Code::INTERNAL,
+            Some(Reason::REFUSED_STREAM) => Code::UNAVAILABLE,
+            Some(Reason::CANCEL) => Code::CANCELLED,
+            Some(Reason::ENHANCE_YOUR_CALM) => Code(8),
+            Some(Reason::INADEQUATE_SECURITY) => Code(7),
+            _ => Code::UNKNOWN,
+        }
     }
 
     /// The status a response without `grpc-status` implies from its HTTP status, per the gRPC
@@ -205,13 +212,22 @@ mod tests {
         assert_eq!(Code::from_headers(&h), Some(Code::UNKNOWN));
         h.insert("grpc-status", "17".parse().unwrap());
         assert_eq!(Code::from_headers(&h), Some(Code::UNKNOWN));
-        h.insert("grpc-status", " 16 ".parse().unwrap());
+        h.insert("grpc-status", "16".parse().unwrap());
         assert_eq!(Code::from_headers(&h), Some(Code(16)));
-        h.insert("grpc-status", "004".parse().unwrap());
-        assert_eq!(Code::from_headers(&h), Some(Code(4)));
-        h.insert("grpc-status", "99999999999".parse().unwrap());
-        assert_eq!(Code::from_headers(&h), Some(Code::UNKNOWN));
-        for odd in ["", "-1", "04x", "+4", "1 6"] {
+        h.insert("grpc-status", "0".parse().unwrap());
+        assert_eq!(Code::from_headers(&h), Some(Code::OK));
+        // As tonic reads them: no padding, no leading zeros, no sign.
+        for odd in [
+            "",
+            "-1",
+            "04x",
+            "+4",
+            "1 6",
+            "00",
+            "004",
+            " 4",
+            "99999999999",
+        ] {
             h.insert("grpc-status", odd.parse().unwrap());
             assert_eq!(Code::from_headers(&h), Some(Code::UNKNOWN), "{odd:?}");
         }

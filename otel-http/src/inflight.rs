@@ -320,7 +320,7 @@ impl HttpExchange {
         {
             match &instruments.active {
                 Active::Counter(counter) => counter.add(1, &metrics.request[..metrics.active_len]),
-                Active::Observed { table, .. } => table.add(metrics.active_cell, 1),
+                Active::Observed(table) => table.add(metrics.active_cell, 1),
             }
         }
         inflight
@@ -443,7 +443,7 @@ impl HttpExchange {
             } = *metrics;
             match &instruments.active {
                 Active::Counter(counter) => counter.add(-1, &attributes[..active_len]),
-                Active::Observed { table, .. } => table.add(active_cell, -1),
+                Active::Observed(table) => table.add(active_cell, -1),
             }
             if let Some(code) = self.status {
                 attributes.push(KeyValue::new(key::STATUS_CODE, i64::from(code)));

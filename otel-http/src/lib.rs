@@ -44,6 +44,7 @@ mod options;
 mod reqwest_client;
 pub mod semconv;
 mod service;
+#[doc(hidden)]
 pub mod strings;
 
 pub use body::ResponseBody;

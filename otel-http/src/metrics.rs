@@ -4,7 +4,7 @@ use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 
 use opentelemetry::KeyValue;
-use opentelemetry::metrics::{Histogram, Meter, ObservableUpDownCounter, UpDownCounter};
+use opentelemetry::metrics::{Histogram, Meter, MeterProvider, UpDownCounter};
 use opentelemetry_semantic_conventions::metric as names;
 
 use crate::options::{Options, Side};
@@ -25,37 +25,42 @@ pub(crate) struct Instruments {
 
 /// `http.{server,client}.active_requests`.
 pub(crate) enum Active {
-    /// Clients: an up-down counter, since their attributes (`server.address`) are open-ended.
+    /// Clients (their attributes, `server.address`, are open-ended), and servers on a provider
+    /// given to the layer: an up-down counter.
     Counter(UpDownCounter<i64>),
-    /// Servers: the attributes are a method and a scheme, a fixed set, so the count lives in
-    /// atomics and an observable up-down counter reports it at collection. Two synchronous
-    /// measurements per request (each a hash of the attribute set in the SDK, ~1,000
-    /// instructions) become two atomic additions.
-    Observed {
-        table: Arc<ActiveTable>,
-        _instrument: ObservableUpDownCounter<i64>,
-    },
+    /// Servers on the global provider: the attributes are a method and a scheme, a fixed set,
+    /// so the count lives in atomics and an observable up-down counter reports it at collection.
+    /// Two synchronous measurements per request (each a hash of the attribute set in the SDK,
+    /// ~1,000 instructions) become two atomic additions.
+    Observed(Arc<ActiveTable>),
 }
 
-/// Server requests in flight by `http.request.method` and `url.scheme`.
+/// Server requests in flight by `http.request.method` and `url.scheme`, for one layer.
 pub(crate) struct ActiveTable {
-    /// The meter provider the table reports to (its address).
-    provider: usize,
     counts: [[AtomicI64; 2]; METHODS.len()],
     /// Whether a cell ever counted a request: only those are reported, as a synchronous counter
     /// would.
     used: [[AtomicBool; 2]; METHODS.len()],
 }
 
-/// Every live table, so that layers sharing a meter provider report their sum (an observation
-/// replaces the previous one with the same attributes; it does not add to it). Providers are
-/// told apart by address: the global provider is one, and each `OtelLayer::meter_provider` call
-/// makes another (a provider handed to two layers' builders separately cannot be recognised as
-/// one), so layers that share an explicit provider should be clones of one layer.
-static ACTIVE_TABLES: Mutex<Vec<Weak<ActiveTable>>> = Mutex::new(Vec::new());
+/// The tables of every server layer on one global meter provider, and the one callback that
+/// reports their sum. One callback per provider, not per layer: the SDK keeps callbacks for the
+/// provider's life (a layer built per connection must not add one each time), and an
+/// observation replaces, not adds to, an earlier one with the same attributes.
+struct Group {
+    /// Held weakly: the provider owns the callback, which owns the group.
+    provider: Weak<dyn MeterProvider + Send + Sync>,
+    tables: Mutex<Vec<Weak<ActiveTable>>>,
+}
+
+static GROUPS: Mutex<Vec<Arc<Group>>> = Mutex::new(Vec::new());
 
 /// The `url.scheme` values a server reports, indexed as [`ActiveTable`] cells are.
 const SCHEMES: [&str; 2] = ["http", "https"];
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
 
 impl ActiveTable {
     /// The cell of a request: its method's index in [`METHODS`], its scheme.
@@ -70,51 +75,68 @@ impl ActiveTable {
         }
     }
 
-    fn observed(meter: &Meter, name: &'static str, provider: usize) -> Active {
+    /// A table for a new layer on `provider` (the global one), and the provider's callback if it
+    /// has none yet.
+    fn observed(
+        meter: &Meter,
+        name: &'static str,
+        provider: &Arc<dyn MeterProvider + Send + Sync>,
+    ) -> Active {
         let table = Arc::new(ActiveTable {
-            provider,
             counts: Default::default(),
             used: Default::default(),
         });
-        let mut tables = ACTIVE_TABLES.lock().unwrap_or_else(PoisonError::into_inner);
-        tables.retain(|t| t.strong_count() > 0);
-        tables.push(Arc::downgrade(&table));
-        drop(tables);
-        let instrument = meter
-            .i64_observable_up_down_counter(name)
-            .with_unit("{request}")
-            .with_description("Number of active HTTP requests.")
-            .with_callback(move |observer| {
-                let mut counts = [[0i64; 2]; METHODS.len()];
-                let mut used = [[false; 2]; METHODS.len()];
-                let tables = ACTIVE_TABLES.lock().unwrap_or_else(PoisonError::into_inner);
-                for table in tables.iter().filter_map(Weak::upgrade) {
-                    if table.provider != provider {
-                        continue;
+        let provider = Arc::downgrade(provider);
+        let (group, new) = {
+            let mut groups = lock(&GROUPS);
+            groups.retain(|g| g.provider.strong_count() > 0);
+            match groups.iter().find(|g| Weak::ptr_eq(&g.provider, &provider)) {
+                Some(group) => (group.clone(), false),
+                None => {
+                    let group = Arc::new(Group {
+                        provider,
+                        tables: Mutex::new(Vec::new()),
+                    });
+                    groups.push(group.clone());
+                    (group, true)
+                }
+            }
+        };
+        {
+            let mut tables = lock(&group.tables);
+            tables.retain(|t| t.strong_count() > 0);
+            tables.push(Arc::downgrade(&table));
+        }
+        if new {
+            // Registered with no lock of ours held: the SDK calls back under its own.
+            meter
+                .i64_observable_up_down_counter(name)
+                .with_unit("{request}")
+                .with_description("Number of active HTTP requests.")
+                .with_callback(move |observer| {
+                    let mut counts = [[0i64; 2]; METHODS.len()];
+                    let mut used = [[false; 2]; METHODS.len()];
+                    for table in lock(&group.tables).iter().filter_map(Weak::upgrade) {
+                        for (m, s) in (0..METHODS.len()).flat_map(|m| [(m, 0), (m, 1)]) {
+                            counts[m][s] += table.counts[m][s].load(Ordering::Relaxed);
+                            used[m][s] |= table.used[m][s].load(Ordering::Relaxed);
+                        }
                     }
                     for (m, s) in (0..METHODS.len()).flat_map(|m| [(m, 0), (m, 1)]) {
-                        counts[m][s] += table.counts[m][s].load(Ordering::Relaxed);
-                        used[m][s] |= table.used[m][s].load(Ordering::Relaxed);
+                        if used[m][s] {
+                            observer.observe(
+                                counts[m][s],
+                                &[
+                                    KeyValue::new(key::METHOD, METHODS[m]),
+                                    KeyValue::new(key::URL_SCHEME, SCHEMES[s]),
+                                ],
+                            );
+                        }
                     }
-                }
-                drop(tables);
-                for (m, s) in (0..METHODS.len()).flat_map(|m| [(m, 0), (m, 1)]) {
-                    if used[m][s] {
-                        observer.observe(
-                            counts[m][s],
-                            &[
-                                KeyValue::new(key::METHOD, METHODS[m]),
-                                KeyValue::new(key::URL_SCHEME, SCHEMES[s]),
-                            ],
-                        );
-                    }
-                }
-            })
-            .build();
-        Active::Observed {
-            table,
-            _instrument: instrument,
+                })
+                .build();
         }
+        Active::Observed(table)
     }
 }
 
@@ -142,9 +164,9 @@ impl Instruments {
                 .with_description("Duration of HTTP requests.")
                 .with_boundaries(DURATION_BUCKETS.to_vec())
                 .build(),
-            active: match side {
-                Side::Server => ActiveTable::observed(&meter, active, options.meter_provider_key()),
-                Side::Client => Active::Counter(
+            active: match (side, options.global_meter_provider()) {
+                (Side::Server, Some(global)) => ActiveTable::observed(&meter, active, &global),
+                _ => Active::Counter(
                     meter
                         .i64_up_down_counter(active)
                         .with_unit("{request}")

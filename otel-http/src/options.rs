@@ -294,12 +294,11 @@ impl Options {
         }
     }
 
-    /// The address of the meter provider [`Options::meter`] uses, to tell providers apart.
-    pub(crate) fn meter_provider_key(&self) -> usize {
-        match &self.meter_provider {
-            Some(provider) => Arc::as_ptr(provider) as *const () as usize,
-            None => Arc::as_ptr(&opentelemetry::global::meter_provider()) as *const () as usize,
-        }
+    /// The global meter provider, when [`Options::meter`] takes its meters from it.
+    pub(crate) fn global_meter_provider(&self) -> Option<Arc<dyn MeterProvider + Send + Sync>> {
+        self.meter_provider
+            .is_none()
+            .then(opentelemetry::global::meter_provider)
     }
 
     /// State the layer's kind creates once, on first use (its metric instruments, say): `init`
@@ -520,9 +519,9 @@ impl<K: Kind> OtelLayer<K> {
 
     /// Records metrics with this provider instead of the global one.
     ///
-    /// Server layers report `http.server.active_requests` per layer and sum the layers that share
-    /// a provider; a provider is recognised as shared when it is the global one or when the layers
-    /// are clones of one layer built with this call (not when it is passed to two builders).
+    /// On the global provider, a server's `http.server.active_requests` is counted in atomics
+    /// and reported at collection (cheaper per request); on a provider given here, with an
+    /// up-down counter.
     pub fn meter_provider<P>(self, provider: P) -> Self
     where
         P: MeterProvider + Send + Sync + 'static,

@@ -8,12 +8,16 @@
 //! a few hundred instructions per request; a hit here costs a hash, a comparison and a reference
 //! count.
 //!
-//! Two caches, both per thread (no locks, no contention) and both bounded:
+//! Two caches, both per thread (4-way set-associative, 256 entries: no locks on a hit) and both
+//! bounded:
 //! - [`named`]: span names are interned as `&'static str` (a span name must be
-//!   `Cow<'static, str>`), at most [`MAX_INTERNED_NAMES`] per process; past that, names are
+//!   `Cow<'static, str>`), at most [`MAX_INTERNED_NAMES`] of at most [`MAX_INTERNED_LEN`] bytes
+//!   per process, in a read-mostly set that a thread's misses consult; past that, names are
 //!   allocated per request as before.
-//! - [`shared_value`]: values up to [`MAX_SHARED_LEN`] bytes are kept as `Arc<str>` in a small
-//!   direct-mapped table per thread; a hit clones the `Arc`, a miss replaces the slot.
+//! - [`shared_value`]: values up to [`MAX_SHARED_LEN`] bytes are kept as `Arc<str>`; a hit
+//!   clones the `Arc`, a miss replaces an entry of its set.
+//!
+//! Shared by this crate's and `otel-grpc`'s exchanges; not meant as a general-purpose API.
 //!
 //! Hostile input (a different `User-Agent` per request) only makes every lookup a miss: the value
 //! is then allocated, as it would be without the cache.
@@ -21,22 +25,27 @@
 use std::borrow::Cow;
 use std::cell::RefCell;
 use std::collections::HashSet;
-use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::sync::{Arc, OnceLock, PoisonError, RwLock};
 
 use opentelemetry::StringValue;
 
 /// The most span names interned (kept for the life of the process) per process.
 pub const MAX_INTERNED_NAMES: usize = 4096;
 
+/// The longest span name interned; longer ones are allocated per request.
+pub const MAX_INTERNED_LEN: usize = 256;
+
 /// The longest value [`shared_value`] keeps; longer ones are allocated per request.
 pub const MAX_SHARED_LEN: usize = 256;
 
-/// Slots per thread in each table (a power of two).
-const SLOTS: usize = 64;
+/// Sets per thread in each table (a power of two), and entries per set: 256 entries, so a
+/// service with a few hundred routes, methods or hosts still hits.
+const SETS: usize = 64;
+const WAYS: usize = 4;
 
-/// A slot index from a string's length, first and last eight bytes: cheap, and every hit is
+/// A set index from a string's length, first and last eight bytes: cheap, and every hit is
 /// confirmed by comparing the whole string.
-fn slot(bytes: &[u8]) -> usize {
+fn set_of(bytes: &[u8]) -> usize {
     const K: u64 = 0x517c_c1b7_2722_0a95;
     let n = bytes.len();
     let (first, last) = match (
@@ -49,16 +58,51 @@ fn slot(bytes: &[u8]) -> usize {
         ),
         _ => (bytes.iter().fold(0, |w, &b| (w << 8) | u64::from(b)), 0),
     };
-    ((first ^ last.rotate_left(29) ^ n as u64).wrapping_mul(K) >> 58) as usize % SLOTS
+    ((first ^ last.rotate_left(29) ^ n as u64).wrapping_mul(K) >> 58) as usize % SETS
 }
 
-/// Interns `name` for the life of the process; `None` once [`MAX_INTERNED_NAMES`] are interned.
+/// A per-thread, set-associative table; a miss replaces the set's entries in turn.
+struct Table<T> {
+    sets: [[Option<T>; WAYS]; SETS],
+    next: [u8; SETS],
+}
+
+impl<T> Table<T> {
+    const fn new() -> Self {
+        Table {
+            sets: [const { [const { None }; WAYS] }; SETS],
+            next: [0; SETS],
+        }
+    }
+
+    fn find(&self, set: usize, is: impl Fn(&T) -> bool) -> Option<&T> {
+        self.sets[set].iter().flatten().find(|entry| is(entry))
+    }
+
+    fn insert(&mut self, set: usize, entry: T) {
+        let way = usize::from(self.next[set]) % WAYS;
+        self.next[set] = self.next[set].wrapping_add(1);
+        self.sets[set][way] = Some(entry);
+    }
+}
+
+/// Interns `name` for the life of the process; `None` for a name over [`MAX_INTERNED_LEN`]
+/// bytes or once [`MAX_INTERNED_NAMES`] are interned. Read-mostly: a thread's table misses
+/// take the read lock, only a new name the write lock.
 fn intern(name: &str) -> Option<&'static str> {
-    static NAMES: OnceLock<Mutex<HashSet<&'static str>>> = OnceLock::new();
-    let mut names = NAMES
-        .get_or_init(Default::default)
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner);
+    static NAMES: OnceLock<RwLock<HashSet<&'static str>>> = OnceLock::new();
+    if name.len() > MAX_INTERNED_LEN {
+        return None;
+    }
+    let names = NAMES.get_or_init(Default::default);
+    if let Some(interned) = names
+        .read()
+        .unwrap_or_else(PoisonError::into_inner)
+        .get(name)
+    {
+        return Some(interned);
+    }
+    let mut names = names.write().unwrap_or_else(PoisonError::into_inner);
     if let Some(interned) = names.get(name) {
         return Some(interned);
     }
@@ -78,8 +122,8 @@ struct Named {
 }
 
 thread_local! {
-    static NAMED: RefCell<[Option<Named>; SLOTS]> = const { RefCell::new([const { None }; SLOTS]) };
-    static VALUES: RefCell<[Option<Arc<str>>; SLOTS]> = const { RefCell::new([const { None }; SLOTS]) };
+    static NAMED: RefCell<Table<Named>> = const { RefCell::new(Table::new()) };
+    static VALUES: RefCell<Table<Arc<str>>> = const { RefCell::new(Table::new()) };
 }
 
 /// A span name made of a fixed `prefix` and a `value` (`GET` and `/users/{id}` make
@@ -95,8 +139,8 @@ pub fn named(prefix: &'static str, value: &str) -> (Cow<'static, str>, StringVal
 
 /// [`named`] for values a peer chooses (a gRPC method path, say): a name interned before is
 /// reused, but a new one is not interned, so that a peer cannot use up the interned names.
-/// Call [`intern_named`] once the value has proved to be one of the bounded set (the method
-/// exists).
+/// Call [`intern_named`] once the value has proved to be one of the bounded set (the call
+/// succeeded).
 pub fn lookup_named(prefix: &'static str, value: &str) -> (Cow<'static, str>, StringValue) {
     named_with(prefix, value, false)
 }
@@ -107,14 +151,14 @@ pub fn intern_named(prefix: &'static str, value: &str) {
 }
 
 fn named_with(prefix: &'static str, value: &str, intern: bool) -> (Cow<'static, str>, StringValue) {
-    let i = slot(value.as_bytes());
+    let set = set_of(value.as_bytes());
     // `try_with`: a request may end while its thread is being torn down.
     let hit = NAMED
-        .try_with(|named| match &named.borrow()[i] {
-            Some(n) if n.prefix == prefix && *n.value == *value => {
-                Some((Cow::Borrowed(n.name), StringValue::from(n.value.clone())))
-            }
-            _ => None,
+        .try_with(|named| {
+            named
+                .borrow()
+                .find(set, |n| n.prefix == prefix && *n.value == *value)
+                .map(|n| (Cow::Borrowed(n.name), StringValue::from(n.value.clone())))
         })
         .ok()
         .flatten();
@@ -134,11 +178,14 @@ fn named_with(prefix: &'static str, value: &str, intern: bool) -> (Cow<'static, 
     match intern.then(|| self::intern(&name)).flatten() {
         Some(name) => {
             let _ = NAMED.try_with(|named| {
-                named.borrow_mut()[i] = Some(Named {
-                    prefix,
-                    value: shared.clone(),
-                    name,
-                })
+                named.borrow_mut().insert(
+                    set,
+                    Named {
+                        prefix,
+                        value: shared.clone(),
+                        name,
+                    },
+                )
             });
             (Cow::Borrowed(name), StringValue::from(shared))
         }
@@ -169,18 +216,16 @@ pub fn shared_value(value: &str) -> StringValue {
     if value.len() > MAX_SHARED_LEN {
         return StringValue::from(value.to_owned());
     }
-    let i = slot(value.as_bytes());
+    let set = set_of(value.as_bytes());
     VALUES
         .try_with(|values| {
             let mut values = values.borrow_mut();
-            match &values[i] {
-                Some(shared) if **shared == *value => StringValue::from(shared.clone()),
-                _ => {
-                    let shared: Arc<str> = Arc::from(value);
-                    values[i] = Some(shared.clone());
-                    StringValue::from(shared)
-                }
+            if let Some(shared) = values.find(set, |shared| **shared == *value) {
+                return StringValue::from(shared.clone());
             }
+            let shared: Arc<str> = Arc::from(value);
+            values.insert(set, shared.clone());
+            StringValue::from(shared)
         })
         .unwrap_or_else(|_| StringValue::from(value.to_owned()))
 }
@@ -268,12 +313,12 @@ mod tests {
     }
 
     #[test]
-    fn slots_spread() {
+    fn sets_spread() {
         let used: HashSet<usize> = (0..256)
-            .map(|i| slot(format!("/api/v1/items/{i}").as_bytes()))
+            .map(|i| set_of(format!("/api/v1/items/{i}").as_bytes()))
             .collect();
-        assert!(used.len() > SLOTS / 2, "{used:?}");
-        assert!(slot(b"") < SLOTS && slot(b"a") < SLOTS);
+        assert!(used.len() > SETS / 2, "{used:?}");
+        assert!(set_of(b"") < SETS && set_of(b"a") < SETS);
     }
 
     proptest::proptest! {

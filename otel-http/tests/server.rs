@@ -489,8 +489,9 @@ async fn metrics_carry_the_semconv_attributes() {
     assert_eq!(request_sizes.len(), 1, "only the POST said its length");
 }
 
-/// Servers count requests in flight in atomics, reported at collection: two routers under one
-/// layer report their sum, and a finished request counts no more.
+/// Requests in flight: two routers under one layer report their sum, and a finished request
+/// counts no more (a provider given to the layer: the synchronous counter; the global provider's
+/// path is tested in `global_meter_provider.rs`).
 #[tokio::test]
 async fn active_requests_count_what_is_in_flight_across_layers() {
     use std::sync::Arc;

@@ -97,6 +97,11 @@ async fn unary_calls_are_one_trace_with_the_rpc_conventions() {
     );
     assert_eq!(client_span.name, "test.echo.Echo/Unary");
     assert_eq!(server_span.name, "test.echo.Echo/Unary");
+    // The call succeeded: its method's name is interned for this thread's next calls.
+    assert!(matches!(
+        otel_http::strings::lookup_named("", "test.echo.Echo/Unary").0,
+        std::borrow::Cow::Borrowed("test.echo.Echo/Unary")
+    ));
     assert_eq!(
         server_span.parent_span_id,
         client_span.span_context.span_id()
@@ -334,6 +339,11 @@ async fn deadlines_and_unimplemented_methods() {
         Some("UNIMPLEMENTED")
     );
     assert_eq!(attr(server, "error.type").as_deref(), Some("UNIMPLEMENTED"));
+    // A made-up method is never interned (a peer must not fill the interned names).
+    assert!(matches!(
+        otel_http::strings::lookup_named("", "test.echo.Missing/Call").0,
+        std::borrow::Cow::Owned(_)
+    ));
     assert_eq!(
         attr(
             by_kind(&spans, SpanKind::Client),

@@ -10,6 +10,7 @@ use hyper::body::Bytes;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
+#[allow(unused_imports)]
 pub use integration_tests::telemetry::{Telemetry, attr, span};
 use otel_http::{Client as ClientKind, OtelLayer, Server};
 use otel_propagation::Propagators;
