@@ -191,15 +191,7 @@ impl HttpExchange {
             {
                 attributes.push(KeyValue::new(key::USER_AGENT, strings::shared_value(agent)));
             }
-            push_request_tail(
-                options,
-                req.headers(),
-                inflight
-                    .metrics
-                    .as_ref()
-                    .map_or_else(|| content_length(req.headers()), |m| m.request_body_size),
-                &mut attributes,
-            );
+            push_request_tail(options, req.headers(), &inflight.metrics, &mut attributes);
             attributes
         };
         let name = || match named() {
@@ -273,15 +265,7 @@ impl HttpExchange {
                         attributes.push(KeyValue::new(key::SERVER_PORT, i64::from(*port)));
                     }
                 }
-                push_request_tail(
-                    options,
-                    req.headers(),
-                    inflight
-                        .metrics
-                        .as_ref()
-                        .map_or_else(|| content_length(req.headers()), |m| m.request_body_size),
-                    &mut attributes,
-                );
+                push_request_tail(options, req.headers(), &inflight.metrics, &mut attributes);
                 attributes
             };
             let (span, traced) =
@@ -490,13 +474,18 @@ impl Drop for HttpExchange {
     }
 }
 
-/// The attributes both sides end a request's list with: its body size and captured headers.
+/// The attributes both sides end a request's list with: its body size (as the metrics read it,
+/// else from its `Content-Length`) and captured headers.
 fn push_request_tail(
     options: &Options,
     headers: &HeaderMap,
-    body_size: Option<u64>,
+    metrics: &Option<Box<MetricAttributes>>,
     attributes: &mut Vec<KeyValue>,
 ) {
+    let body_size = match metrics {
+        Some(metrics) => metrics.request_body_size,
+        None => content_length(headers),
+    };
     if let Some(size) = body_size {
         attributes.push(KeyValue::new(key::REQUEST_BODY_SIZE, size as i64));
     }

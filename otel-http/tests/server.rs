@@ -494,54 +494,17 @@ async fn metrics_carry_the_semconv_attributes() {
 /// path is tested in `global_meter_provider.rs`).
 #[tokio::test]
 async fn active_requests_count_what_is_in_flight_across_layers() {
-    use std::sync::Arc;
-    use tokio::sync::{Notify, mpsc};
-
     let t = Telemetry::new();
-    let release = Arc::new(Notify::new());
-    let (entered, mut entered_rx) = mpsc::unbounded_channel::<()>();
-    let held = || {
-        let (release, entered) = (release.clone(), entered.clone());
-        Router::new().route(
-            "/slow",
-            get(move || async move {
-                entered.send(()).unwrap();
-                release.notified().await;
-                "done"
-            }),
-        )
-    };
+    let mut held = common::Held::new();
     let layer = t.server();
-    let first = serve(held().layer(layer.clone())).await;
-    let second = serve(held().layer(layer)).await;
-    let in_flight = [first, second].map(|addr| {
-        tokio::spawn(async move { send("GET", format!("http://{addr}/slow"), &[]).await })
-    });
-    for _ in 0..2 {
-        entered_rx.recv().await.unwrap();
-    }
-    let (_, active) = t.points("http.server.active_requests");
-    let get = |points: &[(std::collections::HashMap<String, String>, f64)]| {
-        points
-            .iter()
-            .find(|(a, _)| a.get("http.request.method").map(String::as_str) == Some("GET"))
-            .map(|(a, v)| (a.get("url.scheme").cloned(), *v))
-    };
-    assert_eq!(get(&active), Some((Some("http".into()), 2.0)), "{active:?}");
-    assert_eq!(
-        active.len(),
-        1,
-        "only the cells used are reported: {active:?}"
-    );
-
-    release.notify_waiters();
-    for request in in_flight {
-        assert_eq!(request.await.unwrap().2, "done");
-    }
+    let first = serve(held.router().layer(layer.clone())).await;
+    let second = serve(held.router().layer(layer)).await;
+    let requests = held.hold(&[first, second]).await;
+    assert_eq!(common::active_get_http(&t), 2.0);
+    held.release(requests).await;
     // The span (and the count) ends with the body, just after the client has read it.
     tokio::time::sleep(Duration::from_millis(50)).await;
-    let (_, active) = t.points("http.server.active_requests");
-    assert_eq!(get(&active), Some((Some("http".into()), 0.0)), "{active:?}");
+    assert_eq!(common::active_get_http(&t), 0.0);
 }
 
 #[tokio::test]

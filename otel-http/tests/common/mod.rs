@@ -80,3 +80,87 @@ pub async fn send(
         String::from_utf8_lossy(&body).into_owned(),
     )
 }
+
+/// Handlers that wait until released: `GET /slow` says when it is entered and answers `done`
+/// once released; `GET /fast` answers at once. For counting requests in flight.
+pub struct Held {
+    release: std::sync::Arc<tokio::sync::Notify>,
+    entered: tokio::sync::mpsc::UnboundedSender<()>,
+    entered_rx: tokio::sync::mpsc::UnboundedReceiver<()>,
+}
+
+impl Held {
+    pub fn new() -> Self {
+        let (entered, entered_rx) = tokio::sync::mpsc::unbounded_channel();
+        Held {
+            release: Default::default(),
+            entered,
+            entered_rx,
+        }
+    }
+
+    /// A router with the two routes.
+    pub fn router(&self) -> Router {
+        let (release, entered) = (self.release.clone(), self.entered.clone());
+        Router::new()
+            .route(
+                "/slow",
+                axum::routing::get(move || async move {
+                    entered.send(()).unwrap();
+                    release.notified().await;
+                    "done"
+                }),
+            )
+            .route("/fast", axum::routing::get(|| async { "fast" }))
+    }
+
+    /// Sends `GET /slow` to each server, and waits until every handler is entered.
+    pub async fn hold(
+        &mut self,
+        addrs: &[SocketAddr],
+    ) -> Vec<tokio::task::JoinHandle<(http::StatusCode, http::HeaderMap, String)>> {
+        let held: Vec<_> = addrs
+            .iter()
+            .map(|&addr| {
+                tokio::spawn(async move { send("GET", format!("http://{addr}/slow"), &[]).await })
+            })
+            .collect();
+        for _ in addrs {
+            self.entered_rx.recv().await.unwrap();
+        }
+        held
+    }
+
+    /// Lets the held requests finish, and checks they did.
+    pub async fn release(
+        &self,
+        held: Vec<tokio::task::JoinHandle<(http::StatusCode, http::HeaderMap, String)>>,
+    ) {
+        self.release.notify_waiters();
+        for request in held {
+            assert_eq!(request.await.unwrap().2, "done");
+        }
+    }
+}
+
+/// The `http.server.active_requests` points of a [`Telemetry`], and the one for `GET` over
+/// `http` checked to be the only one.
+pub fn active_get_http(t: &Telemetry) -> f64 {
+    let (unit, active) = t.points("http.server.active_requests");
+    assert_eq!(unit, "{request}");
+    assert_eq!(
+        active.len(),
+        1,
+        "only the cells used are reported: {active:?}"
+    );
+    let (attributes, value) = &active[0];
+    assert_eq!(
+        attributes.get("http.request.method").map(String::as_str),
+        Some("GET")
+    );
+    assert_eq!(
+        attributes.get("url.scheme").map(String::as_str),
+        Some("http")
+    );
+    *value
+}
