@@ -168,7 +168,8 @@ impl RpcExchange {
         let mut exchange = RpcExchange {
             options: options.clone(),
             client,
-            cx: parent.clone(),
+            // The parent itself, or the span started under it, goes in below.
+            cx: Context::new(),
             traced: false,
             started: metric_attributes.is_some().then(Instant::now),
             metric_attributes,
@@ -209,6 +210,9 @@ impl RpcExchange {
             if traced {
                 options.request_hook(&exchange.cx.span(), &head);
             }
+        }
+        if !options.traces_enabled() {
+            exchange.cx = parent;
         }
         if client {
             options.inject(&exchange.cx, req.headers_mut());

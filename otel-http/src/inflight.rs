@@ -102,7 +102,8 @@ impl HttpExchange {
     pub(crate) fn server<B>(options: &Arc<Options>, req: &Request<B>) -> HttpExchange {
         let head = RequestHead::of(req);
         let (parent, link) = options.incoming_context(&head);
-        let (method, method_original) = semconv::method(req.method());
+        let method_index = semconv::method_index(req.method());
+        let (method, method_original) = semconv::method_at(method_index, req.method());
         let route = route(req);
         let (fwd_client, fwd_host, fwd_proto) = if options.trust_forwarded {
             forwarded(req.headers())
@@ -142,14 +143,16 @@ impl HttpExchange {
             Box::new(MetricAttributes {
                 request,
                 active_len: 2,
-                active_cell: ActiveTable::cell(semconv::method_index(req.method()), scheme),
+                active_cell: ActiveTable::cell(method_index, scheme),
                 started: Instant::now(),
                 request_body_size: content_length(req.headers()),
             })
         });
 
-        let mut inflight = HttpExchange::new(options, Side::Server, parent.clone(), metrics);
+        // The context goes in once known: the parent itself, or the span started under it.
+        let mut inflight = HttpExchange::new(options, Side::Server, Context::new(), metrics);
         if !options.traces {
+            inflight.cx = parent;
             return inflight;
         }
         let attributes = || {
@@ -239,7 +242,8 @@ impl HttpExchange {
                 request_body_size: content_length(req.headers()),
             })
         });
-        let mut inflight = HttpExchange::new(options, Side::Client, parent.clone(), metrics);
+        // The context goes in once known: the parent itself, or the span started under it.
+        let mut inflight = HttpExchange::new(options, Side::Client, Context::new(), metrics);
 
         if options.traces {
             let name = || -> Cow<'static, str> {
@@ -275,6 +279,8 @@ impl HttpExchange {
             if traced && let Some(hook) = &options.request_hook {
                 hook(&inflight.cx.span(), &head);
             }
+        } else {
+            inflight.cx = parent;
         }
         options.propagation.inject(&inflight.cx, req.headers_mut());
         inflight

@@ -58,7 +58,12 @@ pub(crate) fn method_index(method: &Method) -> usize {
 /// `http.request.method`: one of the known methods, or `_OTHER` (the original then goes in
 /// `http.request.method_original`), so that a client cannot mint unbounded attribute values.
 pub(crate) fn method(method: &Method) -> (&'static str, Option<&str>) {
-    match method_index(method) {
+    method_at(method_index(method), method)
+}
+
+/// [`method`] when its [`method_index`] is already known.
+pub(crate) fn method_at(index: usize, method: &Method) -> (&'static str, Option<&str>) {
+    match index {
         10 => ("_OTHER", Some(method.as_str())),
         known => (METHODS[known], None),
     }
