@@ -146,7 +146,7 @@ impl RpcExchange {
                     attributes.push(KeyValue::new(key::METHOD, method.method.to_owned()))
                 }
                 (None, _) => {
-                    attributes.push(KeyValue::new(key::METHOD, "_OTHER"));
+                    attributes.push(KeyValue::new(key::METHOD, otel_core::OTHER));
                     attributes.push(KeyValue::new(
                         key::METHOD_ORIGINAL,
                         req.uri().path().to_owned(),
@@ -204,7 +204,14 @@ impl RpcExchange {
             } else {
                 SpanKind::Server
             };
-            let (span, traced) = options.start_span(kind, &parent, link, name, attributes);
+            let (span, traced) = otel_core::start_span(
+                options.tracer(),
+                kind,
+                &parent,
+                link.into_iter().collect(),
+                name,
+                attributes,
+            );
             exchange.cx = parent.with_span(span);
             exchange.traced = traced;
             if traced {

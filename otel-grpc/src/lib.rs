@@ -55,10 +55,7 @@ pub enum GrpcServer {}
 pub enum GrpcClient {}
 
 fn scope() -> InstrumentationScope {
-    InstrumentationScope::builder(env!("CARGO_PKG_NAME"))
-        .with_version(env!("CARGO_PKG_VERSION"))
-        .with_schema_url(opentelemetry_semantic_conventions::SCHEMA_URL)
-        .build()
+    otel_core::scope(env!("CARGO_PKG_NAME"), env!("CARGO_PKG_VERSION"))
 }
 
 impl Kind for GrpcServer {

@@ -201,7 +201,14 @@ impl HttpExchange {
             Some((name, _)) => name.clone(),
             None => span_name(options, &head, method, route),
         };
-        let (span, traced) = options.start_span(SpanKind::Server, &parent, link, name, attributes);
+        let (span, traced) = otel_core::start_span(
+            options.tracer(),
+            SpanKind::Server,
+            &parent,
+            link.into_iter().collect(),
+            name,
+            attributes,
+        );
         inflight.cx = parent.with_span(span);
         inflight.traced = traced;
         if traced && let Some(hook) = &options.request_hook {
@@ -249,7 +256,7 @@ impl HttpExchange {
             let name = || -> Cow<'static, str> {
                 match &options.span_name {
                     Some(formatter) => formatter(&head, None).into(),
-                    None if method == "_OTHER" => "HTTP".into(),
+                    None if method == otel_core::OTHER => "HTTP".into(),
                     None => method.into(),
                 }
             };
@@ -272,8 +279,14 @@ impl HttpExchange {
                 push_request_tail(options, req.headers(), &inflight.metrics, &mut attributes);
                 attributes
             };
-            let (span, traced) =
-                options.start_span(SpanKind::Client, &parent, None, name, attributes);
+            let (span, traced) = otel_core::start_span(
+                options.tracer(),
+                SpanKind::Client,
+                &parent,
+                Vec::new(),
+                name,
+                attributes,
+            );
             inflight.cx = parent.with_span(span);
             inflight.traced = traced;
             if traced && let Some(hook) = &options.request_hook {
@@ -282,7 +295,7 @@ impl HttpExchange {
         } else {
             inflight.cx = parent;
         }
-        options.propagation.inject(&inflight.cx, req.headers_mut());
+        options.inject(&inflight.cx, req.headers_mut());
         inflight
     }
 

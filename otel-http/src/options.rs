@@ -7,12 +7,12 @@ use std::marker::PhantomData;
 use std::sync::{Arc, OnceLock};
 
 use http::{HeaderMap, HeaderName, Method, Uri, Version};
-use opentelemetry::KeyValue;
-use opentelemetry::global::{BoxedSpan, BoxedTracer, ObjectSafeTracerProvider};
+use opentelemetry::global::{BoxedTracer, ObjectSafeTracerProvider};
 use opentelemetry::metrics::{Meter, MeterProvider};
-use opentelemetry::trace::{Link, Span, SpanKind, SpanRef, TraceContextExt, Tracer};
+use opentelemetry::trace::{Link, SpanRef, TraceContextExt};
 use opentelemetry::{Context, InstrumentationScope};
-use otel_propagation::{HeaderExtractor, HeaderInjector, Propagators};
+use otel_core::{Propagation, Providers};
+use otel_propagation::Propagators;
 
 use crate::exchange::Exchange;
 use crate::inflight::HttpExchange;
@@ -154,50 +154,11 @@ pub enum ResponsePropagation {
     TraceParent,
 }
 
-/// Which propagator reads and writes headers.
-#[derive(Clone)]
-pub(crate) enum Propagation {
-    /// `opentelemetry::global`'s text map propagator.
-    Global,
-    /// Ours, straight over the `HeaderMap`.
-    Propagators(Propagators),
-}
-
-impl Propagation {
-    pub(crate) fn extract(&self, parent: &Context, headers: &HeaderMap) -> Context {
-        match self {
-            Propagation::Propagators(p) => p.extract_headers(parent, headers),
-            Propagation::Global => match Propagators::installed_global() {
-                // Still the set `install_global` put there: the direct path.
-                Some(installed) => installed.extract_headers(parent, headers),
-                None => opentelemetry::global::get_text_map_propagator(|p| {
-                    p.extract_with_context(parent, &HeaderExtractor(headers))
-                }),
-            },
-        }
-    }
-
-    pub(crate) fn inject(&self, cx: &Context, headers: &mut HeaderMap) {
-        match self {
-            Propagation::Propagators(p) => p.inject_headers(cx, headers),
-            Propagation::Global => match Propagators::installed_global() {
-                Some(installed) => installed.inject_headers(cx, headers),
-                None => opentelemetry::global::get_text_map_propagator(|p| {
-                    p.inject_context(cx, &mut HeaderInjector(headers))
-                }),
-            },
-        }
-    }
-}
-
 /// Everything a layer is configured with, shared by every clone of its service. Instrumentation
 /// crates built on [`OtelLayer`] read it through the methods below.
 pub struct Options {
-    scope: fn() -> InstrumentationScope,
-    tracer_provider: Option<Arc<dyn ObjectSafeTracerProvider + Send + Sync>>,
-    meter_provider: Option<Arc<dyn MeterProvider + Send + Sync>>,
-    /// Resolved on first use, so a layer may be built before the global providers are set.
-    tracer: OnceLock<BoxedTracer>,
+    /// The tracer and meter: the ones handed in, else the global ones, resolved on first use.
+    providers: Providers,
     kind_state: OnceLock<Box<dyn Any + Send + Sync>>,
     pub(crate) traces: bool,
     pub(crate) metrics: bool,
@@ -219,10 +180,7 @@ impl Clone for Options {
     /// A copy to change: the resolved tracer and instruments are not carried over.
     fn clone(&self) -> Self {
         Options {
-            scope: self.scope,
-            tracer_provider: self.tracer_provider.clone(),
-            meter_provider: self.meter_provider.clone(),
-            tracer: OnceLock::new(),
+            providers: self.providers.clone(),
             kind_state: OnceLock::new(),
             traces: self.traces,
             metrics: self.metrics,
@@ -243,19 +201,13 @@ impl Clone for Options {
 }
 
 fn scope() -> InstrumentationScope {
-    InstrumentationScope::builder(env!("CARGO_PKG_NAME"))
-        .with_version(env!("CARGO_PKG_VERSION"))
-        .with_schema_url(opentelemetry_semantic_conventions::SCHEMA_URL)
-        .build()
+    otel_core::scope(env!("CARGO_PKG_NAME"), env!("CARGO_PKG_VERSION"))
 }
 
 impl Options {
-    fn new(scope: fn() -> InstrumentationScope) -> Self {
+    fn new(scope: InstrumentationScope) -> Self {
         Options {
-            scope,
-            tracer_provider: None,
-            meter_provider: None,
-            tracer: OnceLock::new(),
+            providers: Providers::new(scope),
             kind_state: OnceLock::new(),
             traces: true,
             metrics: true,
@@ -279,25 +231,19 @@ impl Options {
 
     /// The tracer: from the configured provider, else the global one, under the kind's scope.
     pub fn tracer(&self) -> &BoxedTracer {
-        self.tracer.get_or_init(|| match &self.tracer_provider {
-            Some(provider) => BoxedTracer::new(provider.boxed_tracer((self.scope)())),
-            None => opentelemetry::global::tracer_with_scope((self.scope)()),
-        })
+        self.providers.tracer()
     }
 
     /// A meter from the configured provider, else the global one, under the kind's scope. Create
     /// instruments once and keep them.
     pub fn meter(&self) -> Meter {
-        match &self.meter_provider {
-            Some(provider) => provider.meter_with_scope((self.scope)()),
-            None => opentelemetry::global::meter_with_scope((self.scope)()),
-        }
+        self.providers.meter()
     }
 
     /// The global meter provider, when [`Options::meter`] takes its meters from it.
     pub(crate) fn global_meter_provider(&self) -> Option<Arc<dyn MeterProvider + Send + Sync>> {
-        self.meter_provider
-            .is_none()
+        self.providers
+            .uses_global_meter_provider()
             .then(opentelemetry::global::meter_provider)
     }
 
@@ -331,40 +277,6 @@ impl Options {
         )
     }
 
-    /// Starts a span under `parent`. When it is likely to be recorded (a sampled parent, or
-    /// none) its name and attributes go to the sampler up front and move into the span whole;
-    /// under a parent that was not sampled neither is built, unless the sampler records the span
-    /// after all. Returns the span and whether it is recorded.
-    pub fn start_span(
-        &self,
-        kind: SpanKind,
-        parent: &Context,
-        link: Option<Link>,
-        name: impl Fn() -> Cow<'static, str>,
-        attributes: impl Fn() -> Vec<KeyValue>,
-    ) -> (BoxedSpan, bool) {
-        let tracer = self.tracer();
-        let parent_span = parent.span();
-        let parent_context = parent_span.span_context();
-        let likely_recorded = !parent_context.is_valid() || parent_context.is_sampled();
-        let mut builder = if likely_recorded {
-            tracer.span_builder(name()).with_attributes(attributes())
-        } else {
-            tracer.span_builder("")
-        };
-        builder.span_kind = Some(kind);
-        if let Some(link) = link {
-            builder.links = Some(vec![link]);
-        }
-        let mut span = builder.start_with_context(tracer, parent);
-        let recorded = span.is_recording();
-        if recorded && !likely_recorded {
-            span.update_name(name());
-            span.set_attributes(attributes());
-        }
-        (span, recorded)
-    }
-
     /// Whether spans are recorded.
     pub fn traces_enabled(&self) -> bool {
         self.traces
@@ -382,12 +294,12 @@ impl Options {
 
     /// Extracts the caller's context from `headers`, on top of `parent`.
     pub fn extract(&self, parent: &Context, headers: &HeaderMap) -> Context {
-        self.propagation.extract(parent, headers)
+        self.propagation.extract_headers(parent, headers)
     }
 
     /// Injects `cx` into `headers`.
     pub fn inject(&self, cx: &Context, headers: &mut HeaderMap) {
-        self.propagation.inject(cx, headers)
+        self.propagation.inject_headers(cx, headers)
     }
 
     /// Whether the caller's context is untrusted for this request (public-endpoint mode).
@@ -499,7 +411,7 @@ impl<K: Kind> OtelLayer<K> {
     /// A layer of kind `K` with the default options.
     pub fn new() -> Self {
         OtelLayer {
-            options: Arc::new(Options::new(K::scope)),
+            options: Arc::new(Options::new(K::scope())),
             kind: PhantomData,
         }
     }
@@ -514,7 +426,7 @@ impl<K: Kind> OtelLayer<K> {
     where
         P: ObjectSafeTracerProvider + Send + Sync + 'static,
     {
-        self.with(|o| o.tracer_provider = Some(Arc::new(provider)))
+        self.with(|o| o.providers.set_tracer_provider(provider))
     }
 
     /// Records metrics with this provider instead of the global one.
@@ -526,7 +438,7 @@ impl<K: Kind> OtelLayer<K> {
     where
         P: MeterProvider + Send + Sync + 'static,
     {
-        self.with(|o| o.meter_provider = Some(Arc::new(provider)))
+        self.with(|o| o.providers.set_meter_provider(provider))
     }
 
     /// Reads and writes headers with these propagators, straight over the `HeaderMap`, instead

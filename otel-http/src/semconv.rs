@@ -34,8 +34,17 @@ pub(crate) mod key {
 
 /// The values of `http.request.method`, indexed by [`method_index`].
 pub(crate) const METHODS: [&str; 11] = [
-    "GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS", "PATCH", "CONNECT", "TRACE", "QUERY",
-    "_OTHER",
+    "GET",
+    "POST",
+    "PUT",
+    "DELETE",
+    "HEAD",
+    "OPTIONS",
+    "PATCH",
+    "CONNECT",
+    "TRACE",
+    "QUERY",
+    otel_core::OTHER,
 ];
 
 /// The index of `method`'s `http.request.method` value in [`METHODS`].
@@ -64,7 +73,7 @@ pub(crate) fn method(method: &Method) -> (&'static str, Option<&str>) {
 /// [`method`] when its [`method_index`] is already known.
 pub(crate) fn method_at(index: usize, method: &Method) -> (&'static str, Option<&str>) {
     match index {
-        10 => ("_OTHER", Some(method.as_str())),
+        10 => (otel_core::OTHER, Some(method.as_str())),
         known => (METHODS[known], None),
     }
 }
@@ -129,7 +138,11 @@ fn parse_port(digits: &[u8]) -> Option<u16> {
 
 /// The method as span names show it: `HTTP` for `_OTHER`.
 pub(crate) fn span_name_method(method: &'static str) -> &'static str {
-    if method == "_OTHER" { "HTTP" } else { method }
+    if method == otel_core::OTHER {
+        "HTTP"
+    } else {
+        method
+    }
 }
 
 /// The request's `server.address` / `server.port`: the URI's authority (HTTP/2 `:authority`,
