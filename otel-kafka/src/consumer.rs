@@ -1,0 +1,465 @@
+//! [`TracedConsumer`]: process each message inside a CONSUMER span under its producer's context.
+
+use std::any::Any;
+use std::future::Future;
+use std::ops::Deref;
+use std::sync::Arc;
+use std::time::Instant;
+
+use std::pin::Pin;
+use std::task::{Context as TaskContext, Poll};
+
+use opentelemetry::context::{FutureExt as _, WithContext};
+use opentelemetry::trace::{SpanKind, Status, TraceContextExt};
+use opentelemetry::{Context, KeyValue};
+use opentelemetry_semantic_conventions::attribute as semconv;
+use otel_core::messaging::consumer_parent;
+use rdkafka::ClientConfig;
+use rdkafka::config::{FromClientConfig, FromClientConfigAndContext};
+use rdkafka::consumer::{BaseConsumer, ConsumerContext, StreamConsumer};
+use rdkafka::error::KafkaResult;
+use rdkafka::message::{BorrowedMessage, Message};
+use rdkafka::util::Timeout;
+
+use crate::carrier;
+use crate::options::{Instrumentation, MessageHead, Options};
+use crate::semconv::{
+    POLL, PROCESS, RECEIVE, handler_error_type, kafka_error_type, message_attributes, partition_id,
+    span_name,
+};
+
+/// A consumer (a [`StreamConsumer`], a [`BaseConsumer`], or any other) whose messages are
+/// processed inside CONSUMER spans `process {topic}`.
+///
+/// [`TracedConsumer::process`] and [`TracedConsumer::process_async`] run a handler under the
+/// message's context: by default the span is a child of the producer's context the headers carry
+/// (the trace continues across the hop) with a link to it; with
+/// [`ConsumerParent::LinkOnly`](crate::ConsumerParent::LinkOnly) it starts under the current
+/// context with the link only. [`TracedConsumer::receive`] records a batch. `recv` and `poll`
+/// count consumed messages. Every other method is the consumer's, through `Deref`.
+///
+/// ```no_run
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// use rdkafka::ClientConfig;
+/// use rdkafka::consumer::{Consumer, StreamConsumer};
+/// use otel_kafka::TracedConsumer;
+///
+/// let consumer: TracedConsumer<StreamConsumer> = ClientConfig::new()
+///     .set("bootstrap.servers", "127.0.0.1:9092")
+///     .set("group.id", "workers")
+///     .create()?;
+/// consumer.subscribe(&["orders"])?;
+/// loop {
+///     let message = consumer.recv().await?;
+///     consumer
+///         .process_async(&message, |_cx| async {
+///             // Spans started here are children of `process orders`.
+///             Ok::<_, std::io::Error>(())
+///         })
+///         .await?;
+/// }
+/// # }
+/// ```
+pub struct TracedConsumer<C> {
+    consumer: C,
+    instrumentation: Arc<Instrumentation>,
+}
+
+impl<C> std::fmt::Debug for TracedConsumer<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TracedConsumer")
+            .field("options", &self.instrumentation)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<C> Deref for TracedConsumer<C> {
+    type Target = C;
+
+    fn deref(&self) -> &C {
+        &self.consumer
+    }
+}
+
+impl<C: FromClientConfig> FromClientConfig for TracedConsumer<C> {
+    /// A consumer from `config`, traced with the default options (`client.id`, `group.id` and
+    /// the first of `bootstrap.servers` recorded).
+    fn from_config(config: &ClientConfig) -> KafkaResult<Self> {
+        Ok(Self::with_options(
+            C::from_config(config)?,
+            Options::new().with_config(config),
+        ))
+    }
+}
+
+impl<X, C: FromClientConfigAndContext<X>> FromClientConfigAndContext<X> for TracedConsumer<C>
+where
+    X: rdkafka::ClientContext,
+{
+    fn from_config_and_context(config: &ClientConfig, context: X) -> KafkaResult<Self> {
+        Ok(Self::with_options(
+            C::from_config_and_context(config, context)?,
+            Options::new().with_config(config),
+        ))
+    }
+}
+
+impl<C> TracedConsumer<C> {
+    /// Traces `consumer` with the default options.
+    pub fn new(consumer: C) -> Self {
+        Self::with_options(consumer, Options::new())
+    }
+
+    /// Traces `consumer` with `options`.
+    pub fn with_options(consumer: C, options: Options) -> Self {
+        TracedConsumer {
+            consumer,
+            instrumentation: options.build(),
+        }
+    }
+
+    /// A consumer created from `config`, traced with `options` (what they leave open is read
+    /// from `config`: `client.id`, `group.id`, `bootstrap.servers`).
+    pub fn from_config_with_options(config: &ClientConfig, options: Options) -> KafkaResult<Self>
+    where
+        C: FromClientConfig,
+    {
+        Ok(Self::with_options(
+            C::from_config(config)?,
+            options.with_config(config),
+        ))
+    }
+
+    /// The consumer underneath.
+    pub fn inner(&self) -> &C {
+        &self.consumer
+    }
+
+    /// The consumer underneath, untraced.
+    pub fn into_inner(self) -> C {
+        self.consumer
+    }
+
+    /// The context `message` carries (its producer's span, its baggage), extracted on top of the
+    /// current context, without starting a span.
+    pub fn extract<M: Message>(&self, message: &M) -> Context {
+        carrier::extract(
+            &self.instrumentation.options.propagation,
+            &Context::current(),
+            message.headers(),
+        )
+    }
+
+    /// Runs `handler` inside a CONSUMER span `process {topic}` for `message`, with the span's
+    /// context current and handed to it. An `Err` sets `error.type` (a Kafka error's code name,
+    /// an I/O error's kind, else `_OTHER`) and error status; the result is returned unchanged.
+    pub fn process<M, T, E, F>(&self, message: &M, handler: F) -> Result<T, E>
+    where
+        M: Message,
+        E: 'static,
+        F: FnOnce(&Context) -> Result<T, E>,
+    {
+        let op = ProcessOp::start(&self.instrumentation, message);
+        let result = {
+            let _current = op.cx.clone().attach();
+            handler(&op.cx)
+        };
+        op.finish(result.as_ref().err().map(|e| e as &dyn Any));
+        result
+    }
+
+    /// [`TracedConsumer::process`] for an async handler: the span starts now, the handler's
+    /// future is polled under its context, and the span ends when that future completes (or is
+    /// dropped).
+    pub fn process_async<M, T, E, F, Fut>(&self, message: &M, handler: F) -> ProcessFuture<Fut>
+    where
+        M: Message,
+        E: 'static,
+        F: FnOnce(Context) -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+    {
+        let op = ProcessOp::start(&self.instrumentation, message);
+        let cx = op.cx.clone();
+        ProcessFuture {
+            handler: handler(cx.clone()).with_context(cx),
+            op: Some(op),
+        }
+    }
+
+    /// Starts a `receive {topic}` span for a batch of messages already received, with a link to
+    /// each message's producer context and `messaging.batch.message_count`. Process the messages
+    /// under it (attach [`Receive::context`]); with `ConsumerParent::LinkOnly` their `process`
+    /// spans are its children. It ends when dropped.
+    pub fn receive<M: Message>(&self, messages: &[M]) -> Receive {
+        let instrumentation = &self.instrumentation;
+        let options = &instrumentation.options;
+        let current = Context::current();
+        if !options.traces {
+            return Receive { cx: current };
+        }
+        let topic = messages.first().map(Message::topic);
+        let one_topic = topic.filter(|t| messages.iter().all(|m| m.topic() == *t));
+        let links = messages
+            .iter()
+            .filter_map(|message| {
+                let producer =
+                    carrier::extract(&options.propagation, &Context::new(), message.headers());
+                let span_context = producer.span().span_context().clone();
+                span_context
+                    .is_valid()
+                    .then(|| opentelemetry::trace::Link::with_context(span_context))
+            })
+            .collect();
+        let (span, _) = otel_core::start_span(
+            options.providers.tracer(),
+            SpanKind::Consumer,
+            &current,
+            links,
+            || match one_topic {
+                Some(topic) => span_name(RECEIVE, topic),
+                None => RECEIVE.into(),
+            },
+            || {
+                let mut attributes = Vec::with_capacity(instrumentation.common.len() + 5);
+                attributes.extend_from_slice(&instrumentation.common);
+                attributes.push(KeyValue::new(semconv::MESSAGING_OPERATION_TYPE, RECEIVE));
+                attributes.push(KeyValue::new(semconv::MESSAGING_OPERATION_NAME, RECEIVE));
+                attributes.push(KeyValue::new(
+                    semconv::MESSAGING_BATCH_MESSAGE_COUNT,
+                    messages.len() as i64,
+                ));
+                if let Some(topic) = one_topic {
+                    attributes.push(KeyValue::new(
+                        semconv::MESSAGING_DESTINATION_NAME,
+                        topic.to_owned(),
+                    ));
+                }
+                attributes.extend(instrumentation.group.clone());
+                attributes
+            },
+        );
+        Receive {
+            cx: current.with_span(span),
+        }
+    }
+
+    /// Records one receive operation: its duration, and the message delivered (or the error).
+    fn record_receive<M: Message>(
+        &self,
+        operation: &'static str,
+        started: Instant,
+        result: Option<&KafkaResult<M>>,
+    ) {
+        let Some(instruments) = self.instrumentation.instruments() else {
+            return;
+        };
+        let elapsed = started.elapsed().as_secs_f64();
+        let instrumentation = &self.instrumentation;
+        let mut attributes = Vec::with_capacity(instrumentation.metric_common.len() + 6);
+        attributes.extend_from_slice(&instrumentation.metric_common);
+        attributes.push(KeyValue::new(semconv::MESSAGING_OPERATION_NAME, operation));
+        attributes.push(KeyValue::new(semconv::MESSAGING_OPERATION_TYPE, RECEIVE));
+        attributes.extend(instrumentation.group.clone());
+        match result {
+            Some(Ok(message)) => {
+                attributes.push(KeyValue::new(
+                    semconv::MESSAGING_DESTINATION_NAME,
+                    message.topic().to_owned(),
+                ));
+                attributes.push(partition_id(message.partition()));
+                instruments.operation_duration.record(elapsed, &attributes);
+                instruments.consumed_messages.add(1, &attributes);
+            }
+            Some(Err(error)) => {
+                attributes.push(KeyValue::new(semconv::ERROR_TYPE, kafka_error_type(error)));
+                instruments.operation_duration.record(elapsed, &attributes);
+            }
+            None => instruments.operation_duration.record(elapsed, &attributes),
+        }
+    }
+}
+
+impl<C: ConsumerContext + 'static, R> TracedConsumer<StreamConsumer<C, R>> {
+    /// [`StreamConsumer::recv`], counted: `messaging.client.operation.duration` (operation
+    /// `receive`) and `messaging.client.consumed.messages`.
+    pub async fn recv(&self) -> KafkaResult<BorrowedMessage<'_>> {
+        let started = Instant::now();
+        let result = self.consumer.recv().await;
+        self.record_receive(RECEIVE, started, Some(&result));
+        result
+    }
+}
+
+impl<C: ConsumerContext + 'static> TracedConsumer<BaseConsumer<C>> {
+    /// [`BaseConsumer::poll`], counted: `messaging.client.operation.duration` (operation
+    /// `poll`) and `messaging.client.consumed.messages`.
+    pub fn poll<T: Into<Timeout>>(&self, timeout: T) -> Option<KafkaResult<BorrowedMessage<'_>>> {
+        let started = Instant::now();
+        let result = self.consumer.poll(timeout);
+        if result.is_some() {
+            self.record_receive(POLL, started, result.as_ref());
+        }
+        result
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A handler's future run by [`TracedConsumer::process_async`]: polled under the message's
+    /// context; its completion ends the `process` span.
+    #[must_use = "futures do nothing unless polled"]
+    pub struct ProcessFuture<Fut> {
+        #[pin]
+        handler: WithContext<Fut>,
+        op: Option<ProcessOp>,
+    }
+}
+
+impl<Fut> std::fmt::Debug for ProcessFuture<Fut> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProcessFuture").finish_non_exhaustive()
+    }
+}
+
+impl<T, E: 'static, Fut: Future<Output = Result<T, E>>> Future for ProcessFuture<Fut> {
+    type Output = Result<T, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let result = std::task::ready!(this.handler.poll(cx));
+        if let Some(op) = this.op.take() {
+            op.finish(result.as_ref().err().map(|e| e as &dyn Any));
+        }
+        Poll::Ready(result)
+    }
+}
+
+/// A batch's `receive` span, from [`TracedConsumer::receive`]; it ends when dropped.
+#[derive(Debug)]
+pub struct Receive {
+    cx: Context,
+}
+
+impl Receive {
+    /// The current context with the `receive` span (the current context alone when traces are
+    /// off).
+    pub fn context(&self) -> &Context {
+        &self.cx
+    }
+
+    /// Ends the span now.
+    pub fn end(self) {}
+}
+
+impl Drop for Receive {
+    fn drop(&mut self) {
+        self.cx.span().end();
+    }
+}
+
+/// One message being processed: its span's context, what its metric needs.
+struct ProcessOp {
+    instrumentation: Arc<Instrumentation>,
+    cx: Context,
+    /// Set when metrics are on.
+    started: Option<(Instant, KeyValue, KeyValue)>,
+    ended: bool,
+}
+
+impl ProcessOp {
+    fn start<M: Message>(instrumentation: &Arc<Instrumentation>, message: &M) -> Self {
+        let options = &instrumentation.options;
+        let current = Context::current();
+        let extracted = carrier::extract(&options.propagation, &current, message.headers());
+        let started = instrumentation.instruments().map(|_| {
+            (
+                Instant::now(),
+                KeyValue::new(
+                    semconv::MESSAGING_DESTINATION_NAME,
+                    message.topic().to_owned(),
+                ),
+                partition_id(message.partition()),
+            )
+        });
+        if !options.traces {
+            return ProcessOp {
+                instrumentation: instrumentation.clone(),
+                cx: extracted,
+                started,
+                ended: true,
+            };
+        }
+        let (parent, links) = consumer_parent(&current, extracted, options.consumer_parent);
+        let head = MessageHead {
+            topic: message.topic(),
+            partition: Some(message.partition()),
+            offset: Some(message.offset()),
+            key: message.key(),
+            payload: message.payload(),
+        };
+        let (span, recorded) = otel_core::start_span(
+            options.providers.tracer(),
+            SpanKind::Consumer,
+            &parent,
+            links,
+            || span_name(PROCESS, head.topic),
+            || {
+                let mut attributes = Vec::with_capacity(instrumentation.common.len() + 9);
+                attributes.extend_from_slice(&instrumentation.common);
+                attributes.push(KeyValue::new(semconv::MESSAGING_OPERATION_TYPE, PROCESS));
+                attributes.push(KeyValue::new(semconv::MESSAGING_OPERATION_NAME, PROCESS));
+                attributes.extend(instrumentation.group.clone());
+                message_attributes(&mut attributes, &head, options.record_message_key);
+                attributes
+            },
+        );
+        let cx = parent.with_span(span);
+        if let (true, Some(hook)) = (recorded, &options.on_process) {
+            hook(&cx.span(), &head);
+        }
+        ProcessOp {
+            instrumentation: instrumentation.clone(),
+            cx,
+            started,
+            ended: false,
+        }
+    }
+
+    fn finish(mut self, error: Option<&dyn Any>) {
+        let error_type = error.map(handler_error_type);
+        if !self.ended {
+            self.ended = true;
+            let span = self.cx.span();
+            if let (Some(error_type), true) = (error_type, span.is_recording()) {
+                span.set_attribute(KeyValue::new(semconv::ERROR_TYPE, error_type));
+                span.set_status(Status::error(""));
+            }
+            span.end();
+        }
+        if let (Some((started, topic, partition)), Some(instruments)) =
+            (self.started.take(), self.instrumentation.instruments())
+        {
+            let elapsed = started.elapsed().as_secs_f64();
+            let instrumentation = &self.instrumentation;
+            let mut attributes = Vec::with_capacity(instrumentation.metric_common.len() + 6);
+            attributes.extend_from_slice(&instrumentation.metric_common);
+            attributes.push(KeyValue::new(semconv::MESSAGING_OPERATION_NAME, PROCESS));
+            attributes.push(KeyValue::new(semconv::MESSAGING_OPERATION_TYPE, PROCESS));
+            attributes.extend(instrumentation.group.clone());
+            attributes.push(topic);
+            attributes.push(partition);
+            if let Some(error_type) = error_type {
+                attributes.push(KeyValue::new(semconv::ERROR_TYPE, error_type));
+            }
+            instruments.process_duration.record(elapsed, &attributes);
+        }
+    }
+}
+
+impl Drop for ProcessOp {
+    /// A handler future dropped before it completed still ends its span.
+    fn drop(&mut self) {
+        if !self.ended {
+            self.cx.span().end();
+        }
+    }
+}
