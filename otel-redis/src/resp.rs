@@ -1,0 +1,96 @@
+//! Reading the commands back out of packed RESP bytes: the sync `ConnectionLike` hands over only
+//! bytes (`*<n>\r\n` then `n` times `$<len>\r\n<bytes>\r\n`).
+
+/// The commands in `packed`, each as its arguments (the name first). Stops at the first thing
+/// that is not a well-formed command.
+pub(crate) fn commands(packed: &[u8]) -> Commands<'_> {
+    Commands { rest: packed }
+}
+
+/// Iterator over packed commands; see [`commands`].
+pub(crate) struct Commands<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> Iterator for Commands<'a> {
+    type Item = Vec<&'a [u8]>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let (count, mut rest) = header(self.rest, b'*')?;
+        // Each argument takes at least 5 bytes (`$0\r\n\r\n`): a count beyond that is a lie.
+        if count > rest.len() / 5 + 1 {
+            self.rest = &[];
+            return None;
+        }
+        let mut args = Vec::with_capacity(count);
+        for _ in 0..count {
+            let Some((len, after)) = header(rest, b'$') else {
+                self.rest = &[];
+                return None;
+            };
+            if after.len() < len.saturating_add(2) {
+                self.rest = &[];
+                return None;
+            }
+            args.push(&after[..len]);
+            rest = &after[len + 2..];
+        }
+        self.rest = rest;
+        Some(args)
+    }
+}
+
+/// `<marker><decimal>\r\n` at the start of `bytes`: the number and what follows.
+fn header(bytes: &[u8], marker: u8) -> Option<(usize, &[u8])> {
+    let rest = bytes.strip_prefix(&[marker])?;
+    let end = rest.iter().position(|&b| b == b'\r')?;
+    if rest.get(end + 1) != Some(&b'\n') || end == 0 || end > 19 {
+        return None;
+    }
+    let mut n = 0usize;
+    for &b in &rest[..end] {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        n = n.checked_mul(10)?.checked_add(usize::from(b - b'0'))?;
+    }
+    Some((n, &rest[end + 2..]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_what_redis_packs() {
+        let mut packed = redis::cmd("SET")
+            .arg("k")
+            .arg(b"\r\n\xff")
+            .get_packed_command();
+        packed.extend(redis::cmd("GET").arg("k").get_packed_command());
+        let all: Vec<_> = commands(&packed).collect();
+        assert_eq!(
+            all,
+            vec![
+                vec![&b"SET"[..], b"k", b"\r\n\xff"],
+                vec![&b"GET"[..], b"k"]
+            ]
+        );
+    }
+
+    #[test]
+    fn garbage_ends_the_walk() {
+        for bad in [
+            &b"*2\r\n$3\r\nGET\r\n"[..],
+            b"*1\r\n$99\r\nGET\r\n",
+            b"*99999999999999999999\r\n",
+            b"*1\r\n$-1\r\n",
+            b"hello",
+            b"",
+            b"*\r\n",
+        ] {
+            assert!(commands(bad).all(|c| !c.is_empty()), "{bad:?}");
+            assert_eq!(commands(bad).count(), 0, "{bad:?}");
+        }
+    }
+}
