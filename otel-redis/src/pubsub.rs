@@ -103,8 +103,11 @@ fn parse(message: &[u8]) -> Option<Opened<'_>> {
         let (key, after) = split(after, usize::from(key_len))?;
         let (len, after) = split(after, 2)?;
         let (value, after) = split(after, usize::from(u16::from_be_bytes([len[0], len[1]])))?;
-        // Fields that are not text are skipped; the envelope itself still holds.
-        if let (Ok(key), Ok(value)) = (std::str::from_utf8(key), std::str::from_utf8(value)) {
+        // Fields that are not text (or have no name) are skipped, as `seal` never writes them;
+        // the envelope itself still holds.
+        if let (Ok(key), Ok(value)) = (std::str::from_utf8(key), std::str::from_utf8(value))
+            && !key.is_empty()
+        {
             fields.push((key, value));
         }
         rest = after;
