@@ -31,9 +31,15 @@ pub const MAX_BYTES: usize = 8192;
 ///
 /// Values are percent-decoded on extract (invalid UTF-8 becomes U+FFFD, a `%` that starts no escape is
 /// kept as it is, `=` may appear in a value, `+` stays a plus) and percent-encoded on inject (every
-/// octet outside `baggage-octet`, and `%` itself). Properties are kept as the entry's metadata. Every
+/// octet outside `baggage-octet`, `%` itself, and `+`, which is legal unencoded but which some SDKs,
+/// Python's among them, decode as a space). Properties are kept as the entry's metadata. Every
 /// `baggage` header value is read, as one list. An invalid list-member is dropped alone; a repeated key
 /// keeps its last value; members beyond 64 or 8192 bytes are dropped whole.
+///
+/// Members are sent in the order they were received. `opentelemetry::baggage::Baggage` is a hash map
+/// and keeps no order, so the received order travels beside it in the extracted `Context`; entries
+/// the application adds go after the received ones, in the hash map's (arbitrary) order, and so
+/// does all of a `Baggage` that did not come from a header.
 ///
 /// ```
 /// use std::collections::HashMap;
@@ -72,6 +78,8 @@ impl BaggagePropagator {
 /// Byte classes, one bit each, looked up once per byte.
 const TCHAR: u8 = 1;
 const OCTET: u8 = 2;
+/// A `baggage-octet` sent as it is: all but `%` and `+`.
+const PLAIN: u8 = 4;
 const CLASS: [u8; 256] = {
     let mut table = [0u8; 256];
     let mut b = 0x21;
@@ -79,6 +87,9 @@ const CLASS: [u8; 256] = {
         // baggage-octet: printable ASCII but for `"`, `,`, `;` and `\`.
         if !matches!(b, b'"' | b',' | b';' | b'\\') {
             table[b as usize] |= OCTET;
+            if !matches!(b, b'%' | b'+') {
+                table[b as usize] |= PLAIN;
+            }
         }
         // RFC 7230 tchar.
         if b.is_ascii_alphanumeric()
@@ -226,13 +237,14 @@ fn decode(bytes: &[u8], encoded: bool) -> Option<String> {
     })
 }
 
-/// Percent-encodes `value` onto `out`: every octet outside `baggage-octet`, and `%`.
+/// Percent-encodes `value` onto `out`: every octet outside `baggage-octet`, `%`, and `+` (legal
+/// unencoded, but decoded as a space by some receivers).
 pub fn percent_encode_into(value: &str, out: &mut String) {
     const UPPER_HEX: &[u8; 16] = b"0123456789ABCDEF";
     let bytes = value.as_bytes();
     let mut clean_from = 0;
     for (i, &b) in bytes.iter().enumerate() {
-        if !is(b, OCTET) || b == b'%' {
+        if !is(b, PLAIN) {
             out.push_str(value.get(clean_from..i).unwrap_or_default());
             out.push('%');
             out.push(UPPER_HEX[(b >> 4) as usize] as char);
@@ -245,9 +257,26 @@ pub fn percent_encode_into(value: &str, out: &mut String) {
     out.push_str(value.get(clean_from..).unwrap_or_default());
 }
 
-/// Parses the `baggage` header field values, in order, as one list.
-pub(crate) fn parse<'a>(values: impl IntoIterator<Item = &'a [u8]>) -> Baggage {
+/// The order the baggage members arrived in, kept in the `Context` beside the `Baggage`, which
+/// keeps none: their keys, each followed by `,` (a token holds no `,`).
+#[derive(Debug)]
+struct ReceivedOrder(String);
+
+impl ReceivedOrder {
+    fn keys(&self) -> impl Iterator<Item = &str> {
+        self.0.split_terminator(',')
+    }
+
+    fn contains(&self, key: &str) -> bool {
+        self.keys().any(|k| k == key)
+    }
+}
+
+/// Parses the `baggage` header field values, in order, as one list; with two members or more,
+/// also the order they came in.
+fn parse<'a>(values: impl IntoIterator<Item = &'a [u8]>) -> (Baggage, Option<ReceivedOrder>) {
     let mut baggage = Baggage::new();
+    let mut order = String::new();
     let (mut members, mut bytes) = (0usize, 0usize);
     'values: for value in values {
         // One UTF-8 check per header value. A value that is not UTF-8 is dropped whole, as the
@@ -285,26 +314,35 @@ pub(crate) fn parse<'a>(values: impl IntoIterator<Item = &'a [u8]>) -> Baggage {
             members += 1;
             bytes += size;
             let value = decode(value.as_bytes(), encoded).unwrap_or_else(|| value.to_owned());
-            baggage.insert_with_metadata(
+            let replaced = baggage.insert_with_metadata(
                 Key::from(key.to_owned()),
                 StringValue::from(value),
                 BaggageMetadata::from(properties),
             );
+            if replaced.is_none() {
+                // A repeated key keeps the place where it first came.
+                order.push_str(key);
+                order.push(',');
+            }
             if members == MAX_MEMBERS {
                 break 'values;
             }
         }
     }
-    baggage
+    let order = (baggage.len() > 1).then_some(ReceivedOrder(order));
+    (baggage, order)
 }
 
 impl BaggagePropagator {
     pub(crate) fn extract_from(&self, cx: &Context, source: &impl Source) -> Context {
-        let baggage = parse(source.all(Field::Baggage));
+        let (baggage, order) = parse(source.all(Field::Baggage));
         if baggage.is_empty() {
-            cx.clone()
-        } else {
-            cx.with_baggage(baggage)
+            return cx.clone();
+        }
+        let cx = cx.with_baggage(baggage);
+        match order {
+            Some(order) => cx.with_value(order),
+            None => cx,
         }
     }
 
@@ -314,31 +352,56 @@ impl BaggagePropagator {
             return;
         }
         let mut header = String::with_capacity(32 * baggage.len().min(8));
-        for (key, (value, metadata)) in baggage {
-            if !is_token(key.as_str()) {
-                // Not expressible in this format.
-                continue;
+        match cx.get::<ReceivedOrder>() {
+            None => {
+                for (key, (value, metadata)) in baggage {
+                    push_member(&mut header, key.as_str(), value, metadata);
+                }
             }
-            let start = header.len();
-            if start > 0 {
-                header.push(',');
-            }
-            header.push_str(key.as_str());
-            header.push('=');
-            percent_encode_into(value.as_str(), &mut header);
-            let metadata = trim_ows(metadata.as_str());
-            if !metadata.is_empty() && is_properties(metadata.as_bytes()) {
-                header.push(';');
-                header.push_str(metadata);
-            }
-            if header.len() > MAX_BYTES {
-                // Never a partial member.
-                header.truncate(start);
+            Some(order) => {
+                let mut written = 0;
+                for key in order.keys() {
+                    if let Some((value, metadata)) = baggage.get_with_metadata(key) {
+                        push_member(&mut header, key, value, metadata);
+                        written += 1;
+                    }
+                }
+                if written < baggage.len() {
+                    // What the application added: the hash map's order is all there is.
+                    for (key, (value, metadata)) in baggage {
+                        if !order.contains(key.as_str()) {
+                            push_member(&mut header, key.as_str(), value, metadata);
+                        }
+                    }
+                }
             }
         }
         if !header.is_empty() {
             sink.set(Field::Baggage, header);
         }
+    }
+}
+
+/// Appends one list-member to `header`, or nothing when it cannot be expressed or would take the
+/// header beyond [`MAX_BYTES`] (never a partial member).
+fn push_member(header: &mut String, key: &str, value: &StringValue, metadata: &BaggageMetadata) {
+    if !is_token(key) {
+        return;
+    }
+    let start = header.len();
+    if start > 0 {
+        header.push(',');
+    }
+    header.push_str(key);
+    header.push('=');
+    percent_encode_into(value.as_str(), header);
+    let metadata = trim_ows(metadata.as_str());
+    if !metadata.is_empty() && is_properties(metadata.as_bytes()) {
+        header.push(';');
+        header.push_str(metadata);
+    }
+    if header.len() > MAX_BYTES {
+        header.truncate(start);
     }
 }
 

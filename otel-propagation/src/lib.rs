@@ -59,3 +59,4 @@ pub use env::{OTEL_PROPAGATORS, PropagatorsWarning, install_global_from_env};
 #[cfg(feature = "http")]
 pub use header_map::{HeaderExtractor, HeaderInjector};
 pub use trace_context::TraceContextPropagator;
+pub use tracestate::TraceStateList;

@@ -9,8 +9,10 @@ use http::HeaderMap;
 use opentelemetry::Context;
 use opentelemetry::baggage::BaggageExt;
 use opentelemetry::propagation::TextMapPropagator;
-use opentelemetry::trace::{SpanContext, TraceContextExt};
-use otel_propagation::{B3Propagator, BaggagePropagator, HeaderExtractor, TraceContextPropagator};
+use opentelemetry::trace::{SpanContext, TraceContextExt, Tracer, TracerProvider};
+use otel_propagation::{
+    B3Propagator, BaggagePropagator, HeaderExtractor, TraceContextPropagator, TraceStateList,
+};
 
 const TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
 const SPAN_ID: &str = "00f067aa0ba902b7";
@@ -79,6 +81,63 @@ fn the_random_flag_is_carried_through() {
         reinjected(&sdk, &sdk.extract(&carrier))["traceparent"],
         format!("00-{TRACE_ID}-{SPAN_ID}-01"),
         "the SDK masks every flag but sampled"
+    );
+}
+
+/// A child span of `cx`, built by the stock SDK (sampler: parent-based, always on).
+fn sdk_child(cx: &Context) -> Context {
+    let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder().build();
+    let span = provider.tracer("test").start_with_context("child", cx);
+    cx.with_span(span)
+}
+
+#[test]
+fn the_random_flag_outlives_an_unsampled_sdk_child() {
+    let carrier = map(&[("traceparent", &format!("00-{TRACE_ID}-{SPAN_ID}-02"))]);
+    let ours = TraceContextPropagator::new();
+    let child = sdk_child(&ours.extract(&carrier));
+    assert_eq!(
+        child.span().span_context().trace_flags().to_u8(),
+        0x00,
+        "the SDK builds an unsampled child with default flags"
+    );
+    let sent = &reinjected(&ours, &child)["traceparent"];
+    assert!(sent.ends_with("-02"), "{sent}");
+    assert!(sent.starts_with(&format!("00-{TRACE_ID}-")));
+
+    let sdk = sdk_trace_context();
+    let sent = &reinjected(&sdk, &sdk_child(&sdk.extract(&carrier)))["traceparent"];
+    assert!(sent.ends_with("-00"), "{sent}");
+}
+
+#[test]
+fn level_2_tracestate_members_reach_the_next_hop() {
+    let tracestate = format!(
+        "foo@@bar=1,rojo=2,t@{}=3,{}@{}=4",
+        "v".repeat(15),
+        "t".repeat(241),
+        "v".repeat(14)
+    );
+    let carrier = map(&[
+        ("traceparent", &format!("00-{TRACE_ID}-{SPAN_ID}-01")),
+        ("tracestate", &tracestate),
+    ]);
+    let ours = TraceContextPropagator::new();
+    let child = sdk_child(&ours.extract(&carrier));
+    assert_eq!(
+        child.span().span_context().trace_state().header(),
+        "rojo=2",
+        "the upstream TraceState holds only the member it accepts"
+    );
+    assert_eq!(TraceStateList::from_context(&child).header(), tracestate);
+    assert_eq!(reinjected(&ours, &child)["tracestate"], tracestate);
+
+    let sdk = sdk_trace_context();
+    let child = sdk_child(&sdk.extract(&carrier));
+    assert_eq!(
+        reinjected(&sdk, &child)["tracestate"],
+        "",
+        "the SDK drops the whole tracestate"
     );
 }
 
@@ -184,6 +243,43 @@ fn invalid_utf8_is_replaced_not_dropped() {
         Some("a\u{FFFD}b")
     );
     assert_eq!(baggage_value(&sdk_baggage(), "k=a%ffb", "k"), None);
+}
+
+#[test]
+fn baggage_plus_is_sent_encoded() {
+    // A Node client's "1+1": a Python receiver decodes an unencoded `+` as a space.
+    let carrier = map(&[("baggage", "sum=1%2B1")]);
+    let ours = BaggagePropagator::new();
+    assert_eq!(
+        reinjected(&ours, &ours.extract(&carrier))["baggage"],
+        "sum=1%2B1"
+    );
+    let sdk = sdk_baggage();
+    assert_eq!(
+        reinjected(&sdk, &sdk.extract(&carrier))["baggage"],
+        "sum=1+1"
+    );
+}
+
+#[test]
+fn baggage_keeps_the_order_received() {
+    let header = (0..20)
+        .rev()
+        .map(|i| format!("k{i}=v"))
+        .collect::<Vec<_>>()
+        .join(",");
+    let carrier = map(&[("baggage", &header)]);
+    let ours = BaggagePropagator::new();
+    assert_eq!(
+        reinjected(&ours, &ours.extract(&carrier))["baggage"],
+        header
+    );
+    let sdk = sdk_baggage();
+    let sent = &reinjected(&sdk, &sdk.extract(&carrier))["baggage"];
+    let mut members: Vec<&str> = sent.split(',').collect();
+    assert_ne!(*sent, header, "the SDK sends the hash map's order");
+    members.sort_unstable();
+    assert_eq!(members.len(), 20);
 }
 
 #[test]

@@ -187,9 +187,89 @@ fn injects_percent_encoded_values() {
         "k=100%25%20a%2Cb%3Bc%5Cd%22e"
     );
     assert_eq!(
-        inject([KeyValue::new("k", "a=b+c/d")]).unwrap(),
-        "k=a=b+c/d",
+        inject([KeyValue::new("k", "a=b/c:d")]).unwrap(),
+        "k=a=b/c:d",
         "baggage-octets are not encoded"
+    );
+}
+
+#[test]
+fn plus_is_sent_encoded() {
+    // Legal unencoded, but Python's SDK decodes `+` as a space.
+    assert_eq!(inject([KeyValue::new("k", "1+1")]).unwrap(), "k=1%2B1");
+    let mut out = String::new();
+    percent_encode_into("a+b c", &mut out);
+    assert_eq!(out, "a%2Bb%20c");
+}
+
+#[test]
+fn an_encoded_plus_passes_through_a_hop_encoded() {
+    for received in ["sum=1%2B1", "sum=1+1"] {
+        assert_eq!(
+            reinject(&[received]),
+            "sum=1%2B1",
+            "{received}: what a Node client sends, or a literal plus"
+        );
+    }
+}
+
+/// Extracts `values` as `baggage` headers and injects the context again.
+fn reinject(values: &[&str]) -> String {
+    reinject_cx(&extract_cx(values))
+}
+
+fn extract_cx(values: &[&str]) -> Context {
+    let mut headers = http::HeaderMap::new();
+    for value in values {
+        headers.append("baggage", value.parse().unwrap());
+    }
+    BaggagePropagator::new().extract_from(&Context::new(), &headers)
+}
+
+fn reinject_cx(cx: &Context) -> String {
+    let mut out = http::HeaderMap::new();
+    BaggagePropagator::new().inject_into(cx, &mut out);
+    out.get(BAGGAGE)
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default()
+}
+
+#[test]
+fn members_keep_the_order_received() {
+    let members: Vec<String> = (0..40).rev().map(|i| format!("k{i}={i}")).collect();
+    let header = members.join(",");
+    assert_eq!(reinject(&[&header]), header);
+    assert_eq!(reinject(&["z=1;p", "a=2,m=3"]), "z=1;p,a=2,m=3");
+}
+
+#[test]
+fn a_repeated_key_keeps_its_first_place_and_last_value() {
+    assert_eq!(reinject(&["b=1,a=2,b=3"]), "b=3,a=2");
+}
+
+#[test]
+fn one_member_needs_no_order() {
+    let cx = extract_cx(&["k=v"]);
+    assert!(cx.get::<ReceivedOrder>().is_none());
+    assert_eq!(reinject_cx(&cx), "k=v");
+}
+
+#[test]
+fn what_the_application_changes_keeps_the_received_order() {
+    let cx = extract_cx(&["z=1,y=2,x=3"]);
+    let mut baggage: Baggage = cx
+        .baggage()
+        .iter()
+        .filter(|(k, _)| k.as_str() != "y")
+        .map(|(k, (v, m))| (k.clone(), (v.clone(), m.clone())))
+        .collect();
+    baggage.insert("x", "updated");
+    baggage.insert("new", "n");
+    let cx = cx.with_baggage(baggage);
+    assert_eq!(
+        reinject_cx(&cx),
+        "z=1,x=updated,new=n",
+        "received members in their order, updated in place; new ones after"
     );
 }
 
