@@ -1,10 +1,11 @@
 //! Log correlation: every log line written while a span is current carries that span's
 //! `trace_id`, `span_id` and `trace_flags`.
 //!
-//! The span is found the way a reader of the logs expects: an event's explicit parent first, then
-//! the current OpenTelemetry [`Context`] (spans started through the OpenTelemetry API, as our
-//! layers do, and `tracing` spans when `tracing-opentelemetry` attaches their context on enter,
-//! its default), then the current `tracing` span through `tracing-opentelemetry`.
+//! The span is the one of the current OpenTelemetry [`Context`]: spans started through the
+//! OpenTelemetry API (as our layers do, which attach their context while the request is handled)
+//! and `tracing` spans, which `tracing-opentelemetry` makes current when entered (its context
+//! activation, on by default). An event's explicit `parent:` is not followed: the formatter runs
+//! inside the event's dispatch, where `tracing-opentelemetry`'s per-span data cannot be reached.
 //!
 //! ```
 //! use tracing_subscriber::layer::SubscriberExt;
@@ -114,32 +115,10 @@ where
         ))
 }
 
-/// The span context a log event belongs to, if any is valid.
-pub fn current_span_context<S>(
-    current: Option<&tracing::span::Id>,
-    event: &Event<'_>,
-) -> Option<SpanContext>
-where
-    S: Subscriber + for<'a> LookupSpan<'a>,
-{
-    if let Some(parent) = event.parent()
-        && let Some(span_context) = otel_span_context(parent)
-    {
-        return Some(span_context);
-    }
+/// The span context of the current OpenTelemetry context, if valid: the span a log event written
+/// now belongs to.
+pub fn current_span_context() -> Option<SpanContext> {
     let cx = Context::current();
-    let span_context = cx.span().span_context().clone();
-    if span_context.is_valid() {
-        return Some(span_context);
-    }
-    otel_span_context(current?)
-}
-
-/// The OpenTelemetry span context `tracing-opentelemetry` keeps for a `tracing` span.
-fn otel_span_context(id: &tracing::span::Id) -> Option<SpanContext> {
-    let cx = tracing::dispatcher::get_default(|dispatch| {
-        tracing_opentelemetry::get_otel_context(id, dispatch)
-    })?;
     let span_context = cx.span().span_context().clone();
     span_context.is_valid().then_some(span_context)
 }
@@ -156,8 +135,7 @@ where
         mut writer: Writer<'_>,
         event: &Event<'_>,
     ) -> fmt::Result {
-        let current = ctx.lookup_current().map(|span| span.id());
-        let Some(span_context) = current_span_context::<S>(current.as_ref(), event) else {
+        let Some(span_context) = current_span_context() else {
             return self.inner.format_event(ctx, writer, event);
         };
         let trace_id = span_context.trace_id();
