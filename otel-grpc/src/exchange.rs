@@ -24,7 +24,10 @@ mod key {
     pub(super) const ERROR_TYPE: Key = Key::from_static_str(attr::ERROR_TYPE);
     pub(super) const SERVER_ADDRESS: Key = Key::from_static_str(attr::SERVER_ADDRESS);
     pub(super) const SERVER_PORT: Key = Key::from_static_str(attr::SERVER_PORT);
+    // Read from tonic's `TcpConnectInfo` (feature `tonic`).
+    #[cfg_attr(not(feature = "tonic"), allow(dead_code))]
     pub(super) const PEER_ADDRESS: Key = Key::from_static_str(attr::NETWORK_PEER_ADDRESS);
+    #[cfg_attr(not(feature = "tonic"), allow(dead_code))]
     pub(super) const PEER_PORT: Key = Key::from_static_str(attr::NETWORK_PEER_PORT);
     // The names many dashboards and Node's gRPC instrumentation still use.
     pub(super) const OLD_SYSTEM: Key = Key::from_static_str("rpc.system");
@@ -292,14 +295,14 @@ impl Exchange for RpcExchange {
         }
     }
 
-    fn on_error(&mut self, error: &dyn std::any::Any) {
+    fn on_error(&mut self, error: &dyn std::any::Any) -> StringValue {
         // No status arrived (none from the headers either): a client records the one its
         // library makes of the failure.
         #[cfg(feature = "tonic")]
         if self.client && self.code.is_none() {
             self.code = Some(Code::from_client_error(error));
         }
-        let _ = error;
+        StringValue::from(crate::status::error_type(error))
     }
 
     fn on_trailers(&mut self, trailers: &HeaderMap) {

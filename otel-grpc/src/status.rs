@@ -164,6 +164,51 @@ impl Code {
     }
 }
 
+/// The `error.type` of a call that failed with `error` rather than with a status: a tonic
+/// `Status` gives its code's name; tonic's client timeout `timeout`; a failed connection the kind
+/// of the I/O error beneath (`connection_refused`), else `connect_error`; then what `otel-http`
+/// reads from hyper, HTTP/2 and I/O errors; anything else `_OTHER`.
+pub fn error_type(error: &dyn std::any::Any) -> &'static str {
+    #[cfg(feature = "tonic")]
+    let top: Option<&(dyn std::error::Error + 'static)> =
+        match error.downcast_ref::<tonic::Status>() {
+            Some(status) => Some(status),
+            None => error
+                .downcast_ref::<tonic::transport::Error>()
+                .map(|e| e as &(dyn std::error::Error + 'static)),
+        };
+    #[cfg(not(feature = "tonic"))]
+    let top = None;
+    match top.or_else(|| otel_http::error::as_error(error)) {
+        Some(error) => otel_core::error_type_with(error, classify),
+        None => otel_core::OTHER,
+    }
+}
+
+/// gRPC's classifier for one error of a source chain, then HTTP's.
+fn classify(error: &(dyn std::error::Error + 'static)) -> Option<&'static str> {
+    #[cfg(feature = "tonic")]
+    {
+        if let Some(status) = error.downcast_ref::<tonic::Status>() {
+            return Some(Code(u8::try_from(status.code() as i32).unwrap_or(2)).name());
+        }
+        if error.is::<tonic::TimeoutExpired>() {
+            return Some("timeout");
+        }
+        if error.is::<tonic::ConnectError>() {
+            let beneath = error.source().map_or(otel_core::OTHER, |cause| {
+                otel_core::error_type_with(cause, classify)
+            });
+            return Some(if beneath == otel_core::OTHER {
+                "connect_error"
+            } else {
+                beneath
+            });
+        }
+    }
+    otel_http::error::classify(error)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -200,6 +245,25 @@ mod tests {
         let boxed: BoxError = Box::new(std::io::Error::other("broken"));
         assert_eq!(Code::from_client_error(&boxed), Code::UNKNOWN);
         assert_eq!(Code::from_client_error(&"not an error"), Code::UNKNOWN);
+    }
+
+    #[cfg(feature = "tonic")]
+    #[test]
+    fn error_types_from_the_error_value() {
+        type BoxError = Box<dyn std::error::Error + Send + Sync>;
+        assert_eq!(
+            error_type(&tonic::Status::deadline_exceeded("late")),
+            "DEADLINE_EXCEEDED"
+        );
+        let boxed: BoxError = Box::new(tonic::Status::permission_denied("no"));
+        assert_eq!(error_type(&boxed), "PERMISSION_DENIED");
+        let boxed: BoxError = Box::new(h2::Error::from(h2::Reason::REFUSED_STREAM));
+        assert_eq!(error_type(&boxed), "refused_stream");
+        let boxed: BoxError = Box::new(std::io::Error::from(std::io::ErrorKind::ConnectionRefused));
+        assert_eq!(error_type(&boxed), "connection_refused");
+        let boxed: BoxError = Box::new(std::fmt::Error);
+        assert_eq!(error_type(&boxed), "_OTHER");
+        assert_eq!(error_type(&"not an error"), "_OTHER");
     }
 
     #[test]

@@ -9,7 +9,6 @@ use pin_project_lite::pin_project;
 
 use crate::exchange::{Exchange, Outcome};
 use crate::inflight::HttpExchange;
-use crate::semconv;
 
 pin_project! {
     /// A response body that ends its request's span, and records its duration and size, when it
@@ -69,8 +68,8 @@ where
                 }
             }
             Poll::Ready(Some(Err(error))) => {
-                inflight.on_error(error);
-                inflight.finish(Outcome::Failed(semconv::error_type_of::<B::Error>()));
+                let error_type = inflight.on_error(error);
+                inflight.finish(Outcome::Failed(error_type));
                 return polled;
             }
             Poll::Ready(None) => {

@@ -40,11 +40,12 @@ pub trait Exchange {
         let _ = trailers;
     }
 
-    /// The inner service's future or the response body failed with `error`; called just before
-    /// [`Exchange::finish`] hears [`Outcome::Failed`]. For exchanges that read more from an error
-    /// than its type (a gRPC client records the status code its library reports for it).
-    fn on_error(&mut self, error: &dyn std::any::Any) {
-        let _ = error;
+    /// The inner service's future or the response body failed with `error`: its `error.type`,
+    /// which [`Exchange::finish`] then hears in [`Outcome::Failed`]. The default reads it from
+    /// the error value ([`crate::error::error_type`]); an exchange may read more from it (a gRPC
+    /// client records the status code its library reports for it).
+    fn on_error(&mut self, error: &dyn std::any::Any) -> StringValue {
+        StringValue::from(crate::error::error_type(error))
     }
 
     /// The exchange ended.

@@ -11,7 +11,6 @@ use pin_project_lite::pin_project;
 use crate::body::ResponseBody;
 use crate::exchange::{Exchange, Outcome};
 use crate::inflight::HttpExchange;
-use crate::semconv;
 
 pin_project! {
     /// The response future of the server and client services.
@@ -60,8 +59,8 @@ where
                 Poll::Ready(Ok(Response::from_parts(parts, body)))
             }
             Poll::Ready(Err(error)) => {
-                inflight.on_error(&error);
-                inflight.finish(Outcome::Failed(semconv::error_type_of::<E>()));
+                let error_type = inflight.on_error(&error);
+                inflight.finish(Outcome::Failed(error_type));
                 this.inflight.take();
                 Poll::Ready(Err(error))
             }

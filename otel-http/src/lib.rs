@@ -34,6 +34,8 @@
 //! public-endpoint mode, traces and metrics switches.
 
 mod body;
+#[doc(hidden)]
+pub mod error;
 mod exchange;
 pub mod filters;
 mod future;

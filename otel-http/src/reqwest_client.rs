@@ -52,6 +52,18 @@ fn head_of(req: &mut reqwest::Request) -> Option<http::Request<()>> {
     Some(head)
 }
 
+/// reqwest's error kinds that say more than the I/O error beneath: its timeout, and a connect
+/// error with no I/O kind to read.
+fn reqwest_error_type(error: &reqwest::Error) -> &'static str {
+    if error.is_timeout() {
+        return "timeout";
+    }
+    match otel_core::error_type_with(error, crate::error::classify) {
+        other if other == otel_core::OTHER && error.is_connect() => "connect_error",
+        found => found,
+    }
+}
+
 #[async_trait::async_trait]
 impl Middleware for ReqwestMiddleware {
     async fn handle(
@@ -74,8 +86,10 @@ impl Middleware for ReqwestMiddleware {
             Ok(response) => response,
             Err(error) => {
                 let error_type = match &error {
-                    reqwest_middleware::Error::Reqwest(_) => "reqwest::Error",
-                    reqwest_middleware::Error::Middleware(_) => "reqwest_middleware::Error",
+                    reqwest_middleware::Error::Reqwest(error) => reqwest_error_type(error),
+                    reqwest_middleware::Error::Middleware(error) => {
+                        otel_core::error_type_with(error.as_ref(), crate::error::classify)
+                    }
                 };
                 exchange.finish(Outcome::Failed(StringValue::from(error_type)));
                 return Err(error);

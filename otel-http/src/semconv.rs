@@ -249,11 +249,6 @@ pub(crate) fn status_code_text(status: u16) -> StringValue {
     })
 }
 
-/// The `error.type` of an error value: its type's name, low in cardinality as the spec asks.
-pub fn error_type_of<E>() -> StringValue {
-    StringValue::from(std::any::type_name::<E>())
-}
-
 /// `http.request.header.<name>` / `http.response.header.<name>`: every value, as a string array.
 pub(crate) fn captured_headers(
     prefix: &'static str,

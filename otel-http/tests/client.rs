@@ -141,7 +141,11 @@ async fn transport_errors_end_the_span() {
             .is_err()
     );
     let spans = t.wait_for_spans(1).await;
-    assert!(attr(&spans[0], "error.type").unwrap().contains("Error"));
+    // hyper-util's connect error, read by the I/O error beneath it.
+    assert_eq!(
+        attr(&spans[0], "error.type").as_deref(),
+        Some("connection_refused")
+    );
     assert!(matches!(spans[0].status, Status::Error { .. }));
     assert_eq!(attr(&spans[0], "http.response.status_code"), None);
 }
@@ -164,4 +168,27 @@ async fn the_span_lasts_until_the_body_is_read() {
     );
     response.into_body().collect().await.unwrap();
     assert_eq!(t.wait_for_spans(1).await.len(), 1);
+}
+
+#[tokio::test]
+async fn a_tower_timeout_is_a_timeout() {
+    let t = Telemetry::new();
+    // A server that accepts and never answers.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let held = tokio::spawn(async move {
+        let (_socket, _) = listener.accept().await.unwrap();
+        tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+    });
+    let client = ServiceBuilder::new()
+        .layer(t.client())
+        .timeout(std::time::Duration::from_millis(100))
+        .service(common::hyper_client());
+    let Err(error) = client.oneshot(request(format!("http://{addr}/"))).await else {
+        panic!("a response from a server that never answers");
+    };
+    assert!(error.is::<tower::timeout::error::Elapsed>());
+    held.abort();
+    let spans = t.wait_for_spans(1).await;
+    assert_eq!(attr(&spans[0], "error.type").as_deref(), Some("timeout"));
 }
