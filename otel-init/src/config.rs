@@ -189,8 +189,12 @@ pub struct Settings {
     pub propagators: Propagators,
     /// `OTEL_BSP_*`.
     pub batch: BatchSettings,
+    /// Batch log record processor settings (`OTEL_BLRP_*`; schedule delay default 1000 ms).
+    pub log_batch: BatchSettings,
     /// `OTEL_METRIC_EXPORT_INTERVAL`, default 60000 ms.
     pub metric_export_interval: Duration,
+    /// `OTEL_METRIC_EXPORT_TIMEOUT`, default 30000 ms.
+    pub metric_export_timeout: Duration,
     /// How long [`Telemetry::shutdown`](crate::Telemetry::shutdown) waits in all.
     pub shutdown_timeout: Duration,
     /// Whether the providers and propagators become the global ones.
@@ -463,36 +467,23 @@ impl TelemetryBuilder {
                 propagators
             }
         };
-        let defaults = BatchSettings::default();
-        let max_queue_size = self
-            .max_queue_size
-            .unwrap_or_else(|| r.positive("OTEL_BSP_MAX_QUEUE_SIZE", defaults.max_queue_size));
-        let mut max_export_batch_size = self.max_export_batch_size.unwrap_or_else(|| {
-            r.positive(
-                "OTEL_BSP_MAX_EXPORT_BATCH_SIZE",
-                defaults.max_export_batch_size,
-            )
-        });
-        if max_export_batch_size > max_queue_size {
-            // The spec: the batch size must be less than or equal to the queue size.
-            r.warn(
-                "OTEL_BSP_MAX_EXPORT_BATCH_SIZE",
-                &max_export_batch_size.to_string(),
-                format!("is larger than the queue size {max_queue_size}"),
-                format!("{max_queue_size}"),
-            );
-            max_export_batch_size = max_queue_size;
-        }
-        let batch = BatchSettings {
-            schedule_delay: self
-                .schedule_delay
-                .unwrap_or_else(|| r.millis("OTEL_BSP_SCHEDULE_DELAY", defaults.schedule_delay)),
-            export_timeout: self
-                .export_timeout
-                .unwrap_or_else(|| r.millis("OTEL_BSP_EXPORT_TIMEOUT", defaults.export_timeout)),
-            max_queue_size,
-            max_export_batch_size,
-        };
+        let batch = batch_from_env(
+            r,
+            "OTEL_BSP",
+            BatchSettings::default(),
+            [self.schedule_delay, self.export_timeout],
+            [self.max_queue_size, self.max_export_batch_size],
+        );
+        let log_batch = batch_from_env(
+            r,
+            "OTEL_BLRP",
+            BatchSettings {
+                schedule_delay: Duration::from_millis(1000),
+                ..BatchSettings::default()
+            },
+            [None, None],
+            [None, None],
+        );
         let metric_export_interval = self.metric_export_interval.unwrap_or_else(|| {
             let interval = r.millis(OTEL_METRIC_EXPORT_INTERVAL, Duration::from_secs(60));
             if interval.is_zero() {
@@ -507,6 +498,7 @@ impl TelemetryBuilder {
                 interval
             }
         });
+        let metric_export_timeout = r.millis("OTEL_METRIC_EXPORT_TIMEOUT", Duration::from_secs(30));
         if let Some(value) = r.string(OTEL_METRICS_EXEMPLAR_FILTER)
             && !value.eq_ignore_ascii_case("always_off")
         {
@@ -525,7 +517,9 @@ impl TelemetryBuilder {
             sampler,
             propagators,
             batch,
+            log_batch,
             metric_export_interval,
+            metric_export_timeout,
             shutdown_timeout: self.shutdown_timeout.unwrap_or(DEFAULT_SHUTDOWN_TIMEOUT),
             install_globals: self.install_globals.unwrap_or(true),
             #[cfg(feature = "prometheus")]
@@ -582,6 +576,43 @@ impl TelemetryBuilder {
     /// Builds and installs everything; see [`init`](crate::init).
     pub fn build(self) -> crate::Telemetry {
         crate::telemetry::build(self.resolve())
+    }
+}
+
+/// `{prefix}_SCHEDULE_DELAY`, `_EXPORT_TIMEOUT`, `_MAX_QUEUE_SIZE`, `_MAX_EXPORT_BATCH_SIZE`, each
+/// unless set in code (`durations`: delay, timeout; `sizes`: queue, batch).
+fn batch_from_env(
+    r: &mut Reader,
+    prefix: &str,
+    defaults: BatchSettings,
+    durations: [Option<Duration>; 2],
+    sizes: [Option<usize>; 2],
+) -> BatchSettings {
+    let queue_name = format!("{prefix}_MAX_QUEUE_SIZE");
+    let batch_name = format!("{prefix}_MAX_EXPORT_BATCH_SIZE");
+    let max_queue_size =
+        sizes[0].unwrap_or_else(|| r.positive(&queue_name, defaults.max_queue_size));
+    let mut max_export_batch_size =
+        sizes[1].unwrap_or_else(|| r.positive(&batch_name, defaults.max_export_batch_size));
+    if max_export_batch_size > max_queue_size {
+        // The spec: the batch size must be less than or equal to the queue size.
+        r.warn(
+            &batch_name,
+            &max_export_batch_size.to_string(),
+            format!("is larger than the queue size {max_queue_size}"),
+            format!("{max_queue_size}"),
+        );
+        max_export_batch_size = max_queue_size;
+    }
+    BatchSettings {
+        schedule_delay: durations[0].unwrap_or_else(|| {
+            r.millis(&format!("{prefix}_SCHEDULE_DELAY"), defaults.schedule_delay)
+        }),
+        export_timeout: durations[1].unwrap_or_else(|| {
+            r.millis(&format!("{prefix}_EXPORT_TIMEOUT"), defaults.export_timeout)
+        }),
+        max_queue_size,
+        max_export_batch_size,
     }
 }
 

@@ -169,7 +169,12 @@ fn build_providers(t: &mut Telemetry, warnings: &mut Vec<ConfigWarning>) {
     let mut metrics = SdkMeterProvider::builder().with_resource(s.resource.clone());
     for exporter in s.exporters(Signal::Metrics) {
         match exporter {
-            Exporter::Otlp => match metric_exporter(s.otlp(Signal::Metrics)) {
+            Exporter::Otlp => match metric_exporter(&OtlpSettings {
+                // The SDK's periodic reader thread has no export timeout of its own, so
+                // OTEL_METRIC_EXPORT_TIMEOUT bounds the exporter's.
+                timeout: s.otlp(Signal::Metrics).timeout.min(s.metric_export_timeout),
+                ..s.otlp(Signal::Metrics).clone()
+            }) {
                 Ok(exporter) => {
                     metrics = metrics.with_reader(
                         PeriodicReader::builder(exporter)
@@ -210,8 +215,23 @@ fn build_providers(t: &mut Telemetry, warnings: &mut Vec<ConfigWarning>) {
         let mut logs = SdkLoggerProvider::builder().with_resource(s.resource.clone());
         for exporter in s.exporters(Signal::Logs) {
             match exporter {
-                Exporter::Otlp => match log_exporter(s.otlp(Signal::Logs)) {
-                    Ok(exporter) => logs = logs.with_batch_exporter(exporter),
+                Exporter::Otlp => match log_exporter(&OtlpSettings {
+                    // As for spans: OTEL_BLRP_EXPORT_TIMEOUT bounds the exporter's timeout.
+                    timeout: s.otlp(Signal::Logs).timeout.min(s.log_batch.export_timeout),
+                    ..s.otlp(Signal::Logs).clone()
+                }) {
+                    Ok(exporter) => {
+                        let batch = opentelemetry_sdk::logs::BatchConfigBuilder::default()
+                            .with_scheduled_delay(s.log_batch.schedule_delay)
+                            .with_max_queue_size(s.log_batch.max_queue_size)
+                            .with_max_export_batch_size(s.log_batch.max_export_batch_size)
+                            .build();
+                        logs = logs.with_log_processor(
+                            opentelemetry_sdk::logs::BatchLogProcessor::builder(exporter)
+                                .with_batch_config(batch)
+                                .build(),
+                        )
+                    }
                     Err(error) => warnings.push(exporter_failed(Signal::Logs, &error)),
                 },
                 Exporter::Console => {

@@ -452,3 +452,38 @@ fn every_warning_names_variable_value_and_what_is_used() {
         assert!(line.contains("; using "), "{line}");
     }
 }
+
+#[test]
+fn batch_log_record_processor_and_metric_export_timeout() {
+    let (settings, warnings) = resolve(&[]);
+    assert!(warnings.is_empty());
+    assert_eq!(
+        settings.log_batch.schedule_delay,
+        Duration::from_millis(1000)
+    );
+    assert_eq!(settings.metric_export_timeout, Duration::from_secs(30));
+
+    let (settings, warnings) = resolve(&[
+        ("OTEL_BLRP_SCHEDULE_DELAY", "250"),
+        ("OTEL_BLRP_MAX_QUEUE_SIZE", "10"),
+        ("OTEL_BLRP_MAX_EXPORT_BATCH_SIZE", "20"),
+        ("OTEL_BLRP_EXPORT_TIMEOUT", "x"),
+        ("OTEL_METRIC_EXPORT_TIMEOUT", "5000"),
+    ]);
+    assert_eq!(
+        settings.log_batch.schedule_delay,
+        Duration::from_millis(250)
+    );
+    assert_eq!(settings.log_batch.max_queue_size, 10);
+    assert_eq!(settings.log_batch.max_export_batch_size, 10);
+    assert_eq!(settings.log_batch.export_timeout, Duration::from_secs(30));
+    assert_eq!(settings.metric_export_timeout, Duration::from_secs(5));
+    let variables: Vec<&str> = warnings.iter().map(|w| w.variable.as_str()).collect();
+    assert_eq!(
+        variables,
+        [
+            "OTEL_BLRP_MAX_EXPORT_BATCH_SIZE",
+            "OTEL_BLRP_EXPORT_TIMEOUT"
+        ]
+    );
+}
