@@ -284,6 +284,8 @@ fn parse<'a>(values: impl IntoIterator<Item = &'a [u8]>) -> (Baggage, Option<Rec
         let Ok(text) = std::str::from_utf8(value) else {
             continue;
         };
+        // The keys are shorter than the value they come in: one allocation, no regrowth.
+        order.reserve(text.len());
         // A byte loop: `str::split` sets up a memchr per call, costly on short members.
         let (raw, mut start) = (text.as_bytes(), 0);
         while start <= raw.len() {

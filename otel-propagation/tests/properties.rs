@@ -9,7 +9,7 @@ use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt, TraceFlags, Tra
 use opentelemetry::{Context, Key, StringValue};
 use otel_propagation::{
     B3Propagator, BaggagePropagator, HeaderExtractor, HeaderInjector, PropagatorKind, Propagators,
-    TraceContextPropagator,
+    TraceContextPropagator, TraceStateList,
 };
 use proptest::prelude::*;
 
@@ -111,6 +111,63 @@ proptest! {
             prop_assert!(!back.span().span_context().is_valid());
         }
         prop_assert_eq!(back.baggage().len(), usize::from(kinds.contains(&PropagatorKind::Baggage)));
+    }
+
+    /// Level 2 keys (`@` anywhere after the first character) beside Level 1 ones: the whole list
+    /// goes out in order, and reads back the same.
+    #[test]
+    fn level_2_tracestate_round_trips(
+        members in proptest::collection::vec(
+            ("[a-z0-9][a-z0-9_*/@-]{0,20}", "[ !-+\\--<>-~]{0,10}[!-+\\--<>-~]"),
+            0..40,
+        ),
+        flags in 0u8..=3,
+    ) {
+        let header = members.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(",");
+        let mut headers = HeaderMap::new();
+        headers.insert("traceparent", HeaderValue::from_str(&format!("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-0{flags}")).unwrap());
+        headers.insert("tracestate", HeaderValue::from_str(&header).unwrap());
+        let propagators = Propagators::builder().tracecontext().build();
+        let cx = propagators.extract_headers(&Context::new(), &headers);
+        let list = TraceStateList::from_context(&cx);
+        match TraceStateList::parse(&header) {
+            // More than 32 members: the whole header is discarded.
+            None => prop_assert!(list.is_empty()),
+            Some(parsed) => prop_assert_eq!(&list, &parsed),
+        }
+        let mut out = HeaderMap::new();
+        propagators.inject_headers(&cx, &mut out);
+        prop_assert_eq!(out.get("tracestate").map(|v| v.to_str().unwrap()).unwrap_or(""), list.header());
+        let flags_sent = format!("-0{flags}");
+        prop_assert!(out["traceparent"].to_str().unwrap().ends_with(&flags_sent));
+        let again = propagators.extract_headers(&Context::new(), &out);
+        prop_assert_eq!(TraceStateList::from_context(&again), list);
+    }
+
+    /// Member order survives extract → inject, and no `+` leaves unencoded in a value.
+    #[test]
+    fn baggage_order_survives_and_plus_is_encoded(
+        entries in proptest::collection::vec(("[!#$%&'*+.^_`|~0-9A-Za-z-]{1,8}", "[!#$%&'*+./0-9:<-Z^-~-]{0,8}"), 0..20),
+    ) {
+        let header = entries.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(",");
+        let mut headers = HeaderMap::new();
+        headers.insert("baggage", HeaderValue::from_str(&header).unwrap());
+        let propagators = Propagators::builder().baggage().build();
+        let cx = propagators.extract_headers(&Context::new(), &headers);
+        let mut out = HeaderMap::new();
+        propagators.inject_headers(&cx, &mut out);
+        let sent = out.get("baggage").map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default();
+        // Keys are tokens, sent as they are (the spec decodes no key): values only.
+        prop_assert!(sent.split(',').all(|m| !m.split_once('=').map_or("", |(_, v)| v).contains('+')));
+        // The first occurrence of each key, in order.
+        let mut keys: Vec<&str> = Vec::new();
+        for (k, _) in &entries {
+            if !keys.contains(&k.as_str()) {
+                keys.push(k);
+            }
+        }
+        let sent_keys: Vec<&str> = sent.split(',').filter(|m| !m.is_empty()).map(|m| m.split('=').next().unwrap()).collect();
+        prop_assert_eq!(sent_keys, keys);
     }
 
     #[test]
