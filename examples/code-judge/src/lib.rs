@@ -18,7 +18,12 @@
 //! assert!(text.contains("judge.v1.CodeManage/Submit"));
 //! ```
 
+pub mod config;
+pub mod demo;
+pub mod infra;
+pub mod kafka;
 pub mod receiver;
+pub mod service;
 pub mod waterfall;
 
 /// The `judge.v1` protobuf package: messages, the `CodeManage` server trait and client.
