@@ -1,6 +1,7 @@
 //! Kafka record headers as an OpenTelemetry carrier: [`HeaderInjector`] writes a context into
 //! [`OwnedHeaders`], [`HeaderExtractor`] reads one from any [`Headers`].
 
+use std::borrow::Cow;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use opentelemetry::Context;
@@ -118,9 +119,22 @@ impl Extractor for HeaderExtractor<'_> {
 #[derive(Debug, Default)]
 pub struct HeaderInjector {
     headers: Option<OwnedHeaders>,
-    set: Vec<(String, String)>,
+    set: Vec<(Cow<'static, str>, String)>,
     replacing: Vec<String>,
 }
+
+/// The keys our propagators write: kept as they are instead of copied per record.
+const KNOWN_KEYS: [&str; 9] = [
+    "traceparent",
+    "tracestate",
+    "baggage",
+    "b3",
+    "x-b3-traceid",
+    "x-b3-spanid",
+    "x-b3-parentspanid",
+    "x-b3-sampled",
+    "x-b3-flags",
+];
 
 impl HeaderInjector {
     /// An injector that adds to `headers` (a record's, or none yet).
@@ -195,7 +209,13 @@ impl Injector for HeaderInjector {
             .find(|(k, _)| k.eq_ignore_ascii_case(key))
         {
             Some(entry) => entry.1 = value,
-            None => self.set.push((key.to_owned(), value)),
+            None => {
+                let key = match KNOWN_KEYS.iter().find(|k| **k == key) {
+                    Some(known) => Cow::Borrowed(*known),
+                    None => Cow::Owned(key.to_owned()),
+                };
+                self.set.push((key, value));
+            }
         }
     }
 }

@@ -24,8 +24,8 @@ use rdkafka::util::Timeout;
 use crate::carrier;
 use crate::options::{Instrumentation, MessageHead, Options};
 use crate::semconv::{
-    POLL, PROCESS, RECEIVE, handler_error_type, kafka_error_type, message_attributes, partition_id,
-    span_name,
+    POLL, PROCESS, RECEIVE, destination, handler_error_type, kafka_error_type, message_attributes,
+    partition_id, span_name,
 };
 
 /// A consumer (a [`StreamConsumer`], a [`BaseConsumer`], or any other) whose messages are
@@ -229,10 +229,7 @@ impl<C> TracedConsumer<C> {
                     messages.len() as i64,
                 ));
                 if let Some(topic) = one_topic {
-                    attributes.push(KeyValue::new(
-                        semconv::MESSAGING_DESTINATION_NAME,
-                        topic.to_owned(),
-                    ));
+                    attributes.push(destination(topic));
                 }
                 attributes.extend(instrumentation.group.clone());
                 attributes
@@ -262,10 +259,7 @@ impl<C> TracedConsumer<C> {
         attributes.extend(instrumentation.group.clone());
         match result {
             Some(Ok(message)) => {
-                attributes.push(KeyValue::new(
-                    semconv::MESSAGING_DESTINATION_NAME,
-                    message.topic().to_owned(),
-                ));
+                attributes.push(destination(message.topic()));
                 attributes.push(partition_id(message.partition()));
                 instruments.operation_duration.record(elapsed, &attributes);
                 instruments.consumed_messages.add(1, &attributes);
@@ -373,10 +367,7 @@ impl ProcessOp {
         let started = instrumentation.instruments().map(|_| {
             (
                 Instant::now(),
-                KeyValue::new(
-                    semconv::MESSAGING_DESTINATION_NAME,
-                    message.topic().to_owned(),
-                ),
+                destination(message.topic()),
                 partition_id(message.partition()),
             )
         });

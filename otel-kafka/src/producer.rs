@@ -22,7 +22,9 @@ use rdkafka::{ClientConfig, client::DefaultClientContext};
 
 use crate::carrier::HeaderInjector;
 use crate::options::{Instrumentation, MessageHead, Options};
-use crate::semconv::{SEND, kafka_error_type, message_attributes, partition_id, span_name};
+use crate::semconv::{
+    SEND, destination, kafka_error_type, message_attributes, partition_id, span_name,
+};
 
 /// A [`FutureProducer`] that records a PRODUCER span `send {topic}` for every record, writes its
 /// context into the record's headers, and ends it when the delivery report arrives.
@@ -115,18 +117,6 @@ impl<C: ClientContext + 'static, R: AsyncRuntime> TracedProducer<C, R> {
         }
     }
 
-    /// A producer created from `config`, traced with `options` (what they leave open is read
-    /// from `config`: `client.id`, `bootstrap.servers`).
-    pub fn from_config_with_options(config: &ClientConfig, options: Options) -> KafkaResult<Self>
-    where
-        FutureProducer<C, R>: FromClientConfig,
-    {
-        Ok(Self::with_options(
-            config.create()?,
-            options.with_config(config),
-        ))
-    }
-
     /// The producer underneath.
     pub fn inner(&self) -> &FutureProducer<C, R> {
         &self.producer
@@ -182,6 +172,17 @@ impl<C: ClientContext + 'static, R: AsyncRuntime> TracedProducer<C, R> {
                 Err((error, record))
             }
         }
+    }
+}
+
+impl TracedProducer {
+    /// A producer created from `config`, traced with `options` (what they leave open is read
+    /// from `config`: `client.id`, `bootstrap.servers`).
+    pub fn from_config_with_options(config: &ClientConfig, options: Options) -> KafkaResult<Self> {
+        Ok(Self::with_options(
+            config.create()?,
+            options.with_config(config),
+        ))
     }
 }
 
@@ -266,12 +267,9 @@ impl SendOp {
             }
             cx
         });
-        let started = instrumentation.instruments().map(|_| {
-            (
-                Instant::now(),
-                KeyValue::new(semconv::MESSAGING_DESTINATION_NAME, head.topic.to_owned()),
-            )
-        });
+        let started = instrumentation
+            .instruments()
+            .map(|_| (Instant::now(), destination(head.topic)));
 
         // What goes into the headers: the send span's context (or the caller's, untraced), and
         // the caller's baggage unless the policy keeps it out of the topic.
@@ -299,11 +297,10 @@ impl SendOp {
             if span.is_recording() {
                 match result {
                     Ok(delivery) => {
-                        span.set_attribute(partition_id(delivery.partition));
-                        span.set_attribute(KeyValue::new(
-                            semconv::MESSAGING_KAFKA_OFFSET,
-                            delivery.offset,
-                        ));
+                        span.set_attributes([
+                            partition_id(delivery.partition),
+                            KeyValue::new(semconv::MESSAGING_KAFKA_OFFSET, delivery.offset),
+                        ]);
                     }
                     Err(_) => {
                         if let Some(error_type) = error_type {
