@@ -4,8 +4,9 @@
 //! The span is the one of the current OpenTelemetry [`Context`]: spans started through the
 //! OpenTelemetry API (as our layers do, which attach their context while the request is handled)
 //! and `tracing` spans, which `tracing-opentelemetry` makes current when entered (its context
-//! activation, on by default). An event's explicit `parent:` is not followed: the formatter runs
-//! inside the event's dispatch, where `tracing-opentelemetry`'s per-span data cannot be reached.
+//! activation, on by default). With a global subscriber, an event's explicit `parent:` and the
+//! current `tracing` span without context activation are also followed (see
+//! [`event_span_context`]).
 //!
 //! ```
 //! use tracing_subscriber::layer::SubscriberExt;
@@ -115,10 +116,39 @@ where
         ))
 }
 
-/// The span context of the current OpenTelemetry context, if valid: the span a log event written
-/// now belongs to.
+/// The span context a log event belongs to, if any is valid: the event's explicit `parent:`, else
+/// the current OpenTelemetry context, else the `tracing` span current in the subscriber
+/// (`current`), looked up through `tracing-opentelemetry`.
+///
+/// The two lookups through `tracing-opentelemetry` need the dispatcher, which `tracing` gives out
+/// during an event's dispatch only when the subscriber is the global default and no scoped one
+/// exists (`tracing::dispatcher::get_default`'s fast path): the usual set-up of a service. With
+/// a scoped subscriber they find nothing and the current OpenTelemetry context alone decides.
+pub fn event_span_context(
+    event: &Event<'_>,
+    current: Option<&tracing::span::Id>,
+) -> Option<SpanContext> {
+    if let Some(parent) = event.parent()
+        && let Some(span_context) = otel_span_context(parent)
+    {
+        return Some(span_context);
+    }
+    current_span_context().or_else(|| otel_span_context(current?))
+}
+
+/// The span context of the current OpenTelemetry context, if valid: spans started through the
+/// OpenTelemetry API and entered `tracing` spans (`tracing-opentelemetry`'s context activation).
 pub fn current_span_context() -> Option<SpanContext> {
     let cx = Context::current();
+    let span_context = cx.span().span_context().clone();
+    span_context.is_valid().then_some(span_context)
+}
+
+/// The OpenTelemetry span context `tracing-opentelemetry` keeps for a `tracing` span.
+fn otel_span_context(id: &tracing::span::Id) -> Option<SpanContext> {
+    let cx = tracing::dispatcher::get_default(|dispatch| {
+        tracing_opentelemetry::get_otel_context(id, dispatch)
+    })?;
     let span_context = cx.span().span_context().clone();
     span_context.is_valid().then_some(span_context)
 }
@@ -135,7 +165,12 @@ where
         mut writer: Writer<'_>,
         event: &Event<'_>,
     ) -> fmt::Result {
-        let Some(span_context) = current_span_context() else {
+        let current = if event.parent().is_none() && !event.is_root() {
+            ctx.lookup_current().map(|span| span.id())
+        } else {
+            None
+        };
+        let Some(span_context) = event_span_context(event, current.as_ref()) else {
             return self.inner.format_event(ctx, writer, event);
         };
         let trace_id = span_context.trace_id();

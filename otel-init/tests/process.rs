@@ -259,3 +259,75 @@ fn child_sigterm() {
         println!("shutdown {:?}", telemetry.shutdown());
     });
 }
+
+#[test]
+fn global_subscriber_follows_explicit_parents_and_inactive_context() {
+    let mut child = spawn_child(
+        "child_global_subscriber",
+        "global-subscriber",
+        &[
+            ("OTEL_TRACES_EXPORTER", "none".into()),
+            ("OTEL_METRICS_EXPORTER", "none".into()),
+            ("OTEL_LOGS_EXPORTER", "none".into()),
+        ],
+    );
+    let lines = stdout_lines(&mut child);
+    let a = wait_for_line(&lines, "span a ")["span a ".len()..].to_owned();
+    let b = wait_for_line(&lines, "span b ")["span b ".len()..].to_owned();
+    let (status, stderr) = wait_for_exit(&mut child);
+    assert!(status.success(), "{stderr}");
+    // Until the reader thread sees the end of the pipe.
+    let logged: Vec<String> = lines.iter().collect();
+    let find = |message: &str| {
+        logged
+            .iter()
+            .find(|l| l.contains(message))
+            .unwrap_or_else(|| panic!("{message:?} not in {logged:?}"))
+            .clone()
+    };
+    assert!(find("current span a").ends_with(&a), "{logged:?}");
+    assert!(find("explicit parent b").ends_with(&b), "{logged:?}");
+    assert!(!find("outside").contains("trace_id"), "{logged:?}");
+}
+
+#[test]
+fn child_global_subscriber() {
+    if role().as_deref() != Some("global-subscriber") {
+        return;
+    }
+    use opentelemetry::trace::TracerProvider as _;
+    use tracing_opentelemetry::OpenTelemetrySpanExt;
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    let telemetry = otel_init::init();
+    let tracer = telemetry.tracer_provider().unwrap().tracer("child");
+    tracing_subscriber::registry()
+        // Context activation off: only the fallback through tracing-opentelemetry finds the span.
+        .with(
+            tracing_opentelemetry::layer()
+                .with_tracer(tracer)
+                .with_context_activation(false),
+        )
+        .with(otel_init::logs::text_layer().with_ansi(false))
+        .init();
+    let a = tracing::info_span!("a");
+    let b = tracing::info_span!("b");
+    let ids = |span: &tracing::Span| {
+        let cx = span.context();
+        let sc = cx.span().span_context().clone();
+        format!(
+            "trace_id={} span_id={} trace_flags=01",
+            sc.trace_id(),
+            sc.span_id()
+        )
+    };
+    println!();
+    println!("span a {}", ids(&a));
+    println!("span b {}", ids(&b));
+    a.in_scope(|| {
+        tracing::info!("current span a");
+        tracing::info!(parent: &b, "explicit parent b");
+    });
+    tracing::info!("outside");
+    drop(telemetry);
+}
