@@ -1,6 +1,9 @@
 //! Spec-exact OpenTelemetry propagators, the shared base of the `otel-*` instrumentation crates.
 //!
-//! - [`TraceContextPropagator`]: W3C Trace Context Level 2 (`traceparent`, `tracestate`).
+//! - [`TraceContextPropagator`]: W3C Trace Context Level 2 (`traceparent`, `tracestate`). What the
+//!   stock SDK's span contexts drop between extraction and injection (the random flag of an
+//!   unsampled trace, Level 2 `tracestate` keys) travels in the `Context` and goes out again;
+//!   [`TraceStateList::from_context`] reads a context's whole `tracestate`.
 //! - [`BaggagePropagator`]: W3C Baggage (`baggage`).
 //! - [`B3Propagator`]: B3, single (`b3`) or multi (`X-B3-*`) header.
 //! - [`Propagators`]: an ordered set of them, built in code or from `OTEL_PROPAGATORS`.

@@ -277,8 +277,51 @@ fn parse_traceparent_bytes(value: &[u8]) -> Option<(TraceId, SpanId, TraceFlags)
     ))
 }
 
+/// The `traceparent` value [`TraceContextPropagator`] sends for `cx` (version 00): its span
+/// context, with the random flag when the trace arrived with it; `None` without a valid span
+/// context. For a `traceparent` or `traceresponse` written anywhere else, a response header say.
+///
+/// ```
+/// use std::collections::HashMap;
+/// use opentelemetry::propagation::TextMapPropagator;
+/// use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt, TraceFlags, TraceState};
+/// use otel_propagation::TraceContextPropagator;
+/// use otel_propagation::trace_context::traceparent;
+///
+/// let carrier = HashMap::from([(
+///     "traceparent".to_string(),
+///     "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-02".to_string(),
+/// )]);
+/// let parent = TraceContextPropagator::new().extract(&carrier);
+/// let child = parent.with_remote_span_context(SpanContext::new(
+///     parent.span().span_context().trace_id(),
+///     SpanId::from(7),
+///     TraceFlags::default(),
+///     false,
+///     TraceState::NONE,
+/// ));
+/// assert_eq!(
+///     traceparent(&child).as_deref(),
+///     Some("00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000007-02")
+/// );
+/// assert_eq!(traceparent(&opentelemetry::Context::new()), None);
+/// ```
+pub fn traceparent(cx: &Context) -> Option<String> {
+    let span = cx.span();
+    let span_context = span.span_context();
+    if !span_context.is_valid() {
+        return None;
+    }
+    let flags = flags_to_send(
+        span_context,
+        Received::for_trace(cx, span_context.trace_id()),
+    );
+    // Only ASCII hex digits and dashes are written.
+    String::from_utf8(traceparent_bytes(span_context, flags).to_vec()).ok()
+}
+
 /// Formats a `traceparent` value (version 00) with the span context's own flags (reserved bits
-/// dropped).
+/// dropped). [`traceparent`] adds what the extracted context says, the random flag.
 pub fn format_traceparent(span_context: &SpanContext) -> String {
     let flags = span_context.trace_flags().to_u8() & KNOWN_FLAGS;
     // Only ASCII hex digits and dashes are written, so this never falls back to the default.
