@@ -24,7 +24,7 @@
 //!
 //! | span (CLIENT) | attributes |
 //! |---|---|
-//! | the command (`GET`), `PIPELINE`, `MULTI` | `db.system.name` = `redis`, `db.operation.name`, `db.namespace` (the database index), `server.address`/`port`, `network.peer.address`/`port` (when the server address is an IP), `db.query.text` (sanitized: `SET user:42 ?`, `HSET h f ? f ?`), `db.operation.batch.size`, on failure `db.response.status_code` (`WRONGTYPE`) and `error.type`; opt-in `redis.key.pattern` (`user:*:profile`) |
+//! | the command (`GET`), `PIPELINE`, `MULTI` | `db.system.name` = `redis`, `db.operation.name`, `db.namespace` (the database index), `server.address`/`port`, `network.peer.address`/`port` (when given with [`OtelRedis::peer_address`]), `db.query.text` (sanitized: `SET user:42 ?`, `HSET h f ? f ?`), `db.operation.batch.size`, on failure `db.response.status_code` (`WRONGTYPE`) and `error.type`; opt-in `redis.key.pattern` (`user:*:profile`) |
 //!
 //! A nil reply is not an error. Credentials (`AUTH`, `HELLO … AUTH`, `MIGRATE … AUTH`,
 //! `CONFIG SET requirepass`, `ACL SETUSER`) never show, whatever [`QueryText`] says.

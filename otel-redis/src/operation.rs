@@ -110,7 +110,7 @@ impl<'c> Operation<'c> {
                     if config.query_text != QueryText::Off {
                         let mut statement = Statement::new(config.max_query_text_len);
                         push_statement(config, &mut statement, named, rest.clone());
-                        attributes.push(KeyValue::new(semconv::DB_QUERY_TEXT, statement.text));
+                        attributes.push(KeyValue::new(semconv::DB_QUERY_TEXT, statement.finish()));
                     }
                     if config.key_pattern {
                         let key = named
@@ -184,7 +184,7 @@ impl<'c> Operation<'c> {
                             let named = Named::new(command.next().unwrap_or_default());
                             push_statement(config, &mut statement, named, command);
                         }
-                        attributes.push(KeyValue::new(semconv::DB_QUERY_TEXT, statement.text));
+                        attributes.push(KeyValue::new(semconv::DB_QUERY_TEXT, statement.finish()));
                     }
                     attributes
                 },

@@ -2,7 +2,7 @@
 //! shares.
 
 use std::fmt;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
 
 use opentelemetry::global::ObjectSafeTracerProvider;
@@ -99,21 +99,19 @@ impl OtelRedis {
         this.namespace(info.redis_settings().db())
     }
 
-    /// The server the connections talk to: `server.address` and `server.port`. When `host` is an
-    /// IP address it is also the peer (`network.peer.address`/`port`).
+    /// The server the connections talk to: `server.address` and `server.port`.
     pub fn server_address(mut self, host: impl Into<String>, port: Option<u16>) -> Self {
         let host: String = host.into();
-        self.config_mut().peer = match (host.parse::<IpAddr>(), port) {
-            (Ok(ip), Some(port)) => Some(peer(SocketAddr::new(ip, port))),
-            _ => None,
-        };
-        self.config_mut().server_address = Some(StringValue::from(Arc::<str>::from(host)));
-        self.config_mut().server_port = port;
+        let config = self.config_mut();
+        config.server_address = Some(StringValue::from(Arc::<str>::from(host)));
+        config.server_port = port;
         self
     }
 
-    /// The address of the peer the connections talk to, when it is known and differs from the
-    /// server address (a name resolved to this address, a proxy).
+    /// The address of the peer the connections talk to (`network.peer.address`/`port`), when it
+    /// is known and says more than `server.address` does: the address a name resolved to, a
+    /// proxy's. (When `server.address` is an IP address it is the peer already, and repeating it
+    /// would cost every span two attributes.)
     pub fn peer_address(mut self, peer: SocketAddr) -> Self {
         self.config_mut().peer = Some(self::peer(peer));
         self

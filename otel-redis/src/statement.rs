@@ -1,5 +1,7 @@
 //! `db.query.text` built from a command's arguments, safe by default, and the key pattern.
 
+use std::cell::Cell;
+
 use crate::command::{Command, Rest, Shape, is_keyword};
 
 /// How much of a command `db.query.text` shows.
@@ -20,6 +22,15 @@ pub enum QueryText {
 /// The default cap on `db.query.text`, in bytes.
 pub const DEFAULT_MAX_QUERY_TEXT_LEN: usize = 1024;
 
+thread_local! {
+    /// The buffer statements are built in, reused: each statement then costs one allocation of
+    /// exactly its size.
+    static SCRATCH: Cell<String> = const { Cell::new(String::new()) };
+}
+
+/// Scratch buffers larger than this are not kept.
+const SCRATCH_KEEP: usize = 4096;
+
 /// A statement under construction, cut at `limit` bytes (on a character boundary).
 pub(crate) struct Statement {
     pub(crate) text: String,
@@ -28,10 +39,21 @@ pub(crate) struct Statement {
 
 impl Statement {
     pub(crate) fn new(limit: usize) -> Self {
-        Statement {
-            text: String::with_capacity(limit.min(64)),
-            limit,
+        // `try_with`: a thread being torn down gets a fresh buffer.
+        let mut text = SCRATCH.try_with(Cell::take).unwrap_or_default();
+        text.clear();
+        Statement { text, limit }
+    }
+
+    /// The statement, in a string of exactly its size; the buffer goes back for the next one.
+    pub(crate) fn finish(self) -> String {
+        let out = String::from(self.text.as_str());
+        let mut buffer = self.text;
+        if buffer.capacity() <= SCRATCH_KEEP {
+            buffer.clear();
+            let _ = SCRATCH.try_with(|s| s.set(buffer));
         }
+        out
     }
 
     fn full(&self) -> bool {
@@ -52,8 +74,18 @@ impl Statement {
         }
     }
 
+    /// Appends one ASCII character, if it fits.
+    fn push_ascii(&mut self, c: u8) {
+        if self.text.len() < self.limit {
+            self.text.push(char::from(c));
+        }
+    }
+
     /// Appends bytes that may not be UTF-8: invalid sequences become U+FFFD.
     fn push_bytes(&mut self, bytes: &[u8]) {
+        if let Ok(text) = std::str::from_utf8(bytes) {
+            return self.push_str(text);
+        }
         for chunk in bytes.utf8_chunks() {
             if self.full() {
                 return;
@@ -109,7 +141,7 @@ impl Statement {
                         match std::str::from_utf8(arg).ok().and_then(|n| n.parse().ok()) {
                             Some(n) => {
                                 eval_keys = n;
-                                self.push_str(" ");
+                                self.push_ascii(b' ');
                                 self.push_bytes(arg);
                                 continue;
                             }
@@ -119,11 +151,11 @@ impl Statement {
                     _ => show_keys && i - 2 < eval_keys,
                 },
             };
+            self.push_ascii(b' ');
             if shown {
-                self.push_str(" ");
                 self.push_bytes(arg);
             } else {
-                self.push_str(" ?");
+                self.push_ascii(b'?');
             }
         }
     }
@@ -142,7 +174,7 @@ pub(crate) fn key_pattern(key: &[u8], limit: usize) -> String {
         }
     }
     push_segment(&mut out, &key[segment_start..]);
-    out.text
+    out.finish()
 }
 
 fn is_separator(b: u8) -> bool {

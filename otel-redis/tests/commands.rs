@@ -26,7 +26,10 @@ async fn connect(
 async fn commands_get_client_spans_with_sanitized_statements() {
     let server = RedisServer::start();
     let telemetry = Telemetry::new();
-    let mut con = connect(&server, &telemetry.options(server.port)).await;
+    let options = telemetry
+        .options(server.port)
+        .peer_address(([127, 0, 0, 1], server.port).into());
+    let mut con = connect(&server, &options).await;
 
     let parent = telemetry.tracer_provider.tracer("test").start("parent");
     let cx = Context::current_with_span(parent);
@@ -90,6 +93,12 @@ async fn commands_get_client_spans_with_sanitized_statements() {
     assert!(gets.iter().all(|s| s.status == Status::Unset));
     assert!(gets.iter().all(|s| attr(s, semconv::ERROR_TYPE).is_none()));
 
+    // Peer attributes only when given: here the server address would repeat them.
+    let get = named(&spans, "GET")[0];
+    assert_eq!(
+        attr(get, semconv::NETWORK_PEER_PORT),
+        Some(server.port.to_string())
+    );
     let hset = span(&spans, "HMSET");
     assert_eq!(
         attr(hset, semconv::DB_QUERY_TEXT).as_deref(),

@@ -1,0 +1,255 @@
+//! Drives Redis commands from a client against a local redis-server, for callgrind:
+//! `redis-ir <variant> <n>` (the server at `REDIS_URL`, default `redis://127.0.0.1:6379/`).
+//!
+//! Variants are `{connection}-{operation}`. Connections: `bare` (redis-rs's
+//! `MultiplexedConnection`), `floor` (one CLIENT span with a fixed name and no attributes per
+//! operation, through the global tracer: the least any wrapper on the OpenTelemetry API does),
+//! `ours` (`otel_redis::TracedConnection`, traces with sanitized statements, no metrics),
+//! `ours-metrics` (traces and metrics). Operations: `get`, `set`, `pipeline10` (five `SET`s and
+//! five `GET`s in one pipeline). SDK providers export to exporters that discard; every 128
+//! operations the driver sleeps 1 ms so the batch span processor's thread can drain.
+//! `scripts/callgrind-redis.sh` runs two counts per variant and divides the difference.
+//!
+//! `redis-ir throughput [rounds] [millis]` instead runs each variant for `millis` per round
+//! (interleaved rounds, default 5 × 1000 ms) and prints operations per second as ratios to bare.
+
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use opentelemetry::Context;
+use opentelemetry::global::{BoxedSpan, BoxedTracer};
+use opentelemetry::trace::{Span, SpanKind, Tracer};
+use redis::aio::{ConnectionLike, MultiplexedConnection};
+use redis::{Cmd, Pipeline, RedisFuture, Value};
+
+const CONNECTIONS: [&str; 4] = ["bare", "floor", "ours", "ours-metrics"];
+const OPERATIONS: [&str; 3] = ["get", "set", "pipeline10"];
+const VARIANTS: [&str; 12] = [
+    "bare-get",
+    "floor-get",
+    "ours-get",
+    "ours-metrics-get",
+    "bare-set",
+    "floor-set",
+    "ours-set",
+    "ours-metrics-set",
+    "bare-pipeline10",
+    "floor-pipeline10",
+    "ours-pipeline10",
+    "ours-metrics-pipeline10",
+];
+
+/// The floor: one attribute-less CLIENT span per operation, under the current context.
+struct Floor<C> {
+    inner: C,
+    tracer: BoxedTracer,
+}
+
+impl<C> Floor<C> {
+    fn span(&self) -> BoxedSpan {
+        Context::map_current(|cx| {
+            self.tracer
+                .span_builder("redis")
+                .with_kind(SpanKind::Client)
+                .start_with_context(&self.tracer, cx)
+        })
+    }
+}
+
+impl<C: ConnectionLike + Send> ConnectionLike for Floor<C> {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        let mut span = self.span();
+        let reply = self.inner.req_packed_command(cmd);
+        Box::pin(async move {
+            let result = reply.await;
+            span.end();
+            result
+        })
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
+        let mut span = self.span();
+        let replies = self.inner.req_packed_commands(pipeline, offset, count);
+        Box::pin(async move {
+            let result = replies.await;
+            span.end();
+            result
+        })
+    }
+
+    fn get_db(&self) -> i64 {
+        self.inner.get_db()
+    }
+}
+
+/// One operation, built once.
+enum Operation {
+    Command(Cmd),
+    Pipeline(Pipeline),
+}
+
+impl Operation {
+    fn new(name: &str) -> Option<Self> {
+        Some(match name {
+            "get" => Operation::Command(redis::cmd("GET").arg("user:42").clone()),
+            "set" => {
+                Operation::Command(redis::cmd("SET").arg("user:42").arg("Ada Lovelace").clone())
+            }
+            "pipeline10" => {
+                let mut pipe = redis::pipe();
+                for i in 0..5 {
+                    pipe.cmd("SET").arg(format!("user:{i}")).arg("Ada Lovelace");
+                }
+                for i in 0..5 {
+                    pipe.cmd("GET").arg(format!("user:{i}"));
+                }
+                Operation::Pipeline(pipe)
+            }
+            _ => return None,
+        })
+    }
+
+    async fn run(&self, con: &mut impl ConnectionLike) {
+        match self {
+            Operation::Command(cmd) => {
+                let value: Value = cmd.query_async(con).await.expect("reply");
+                std::hint::black_box(value);
+            }
+            Operation::Pipeline(pipe) => {
+                let value: Value = pipe.query_async(con).await.expect("replies");
+                std::hint::black_box(value);
+            }
+        }
+    }
+}
+
+/// A connection of one of the kinds measured.
+enum Connection {
+    Bare(MultiplexedConnection),
+    Floor(Floor<MultiplexedConnection>),
+    Ours(otel_redis::TracedConnection<MultiplexedConnection>),
+}
+
+impl Connection {
+    async fn open(kind: &str, url: &str) -> Option<Self> {
+        let client = redis::Client::open(url).expect("REDIS_URL");
+        let raw = client
+            .get_multiplexed_async_connection()
+            .await
+            .expect("connect to redis-server");
+        Some(match kind {
+            "bare" => Connection::Bare(raw),
+            "floor" => Connection::Floor(Floor {
+                inner: raw,
+                tracer: opentelemetry::global::tracer("floor"),
+            }),
+            "ours" => Connection::Ours(
+                otel_redis::OtelRedis::for_client(&client)
+                    .metrics(false)
+                    .wrap(raw),
+            ),
+            "ours-metrics" => {
+                Connection::Ours(otel_redis::OtelRedis::for_client(&client).wrap(raw))
+            }
+            _ => return None,
+        })
+    }
+
+    async fn run(&mut self, operation: &Operation) {
+        match self {
+            Connection::Bare(con) => operation.run(con).await,
+            Connection::Floor(con) => operation.run(con).await,
+            Connection::Ours(con) => operation.run(con).await,
+        }
+    }
+}
+
+fn split(variant: &str) -> Option<(&'static str, &'static str)> {
+    let operation = OPERATIONS.iter().find(|o| variant.ends_with(*o))?;
+    let kind = variant.strip_suffix(operation)?.strip_suffix('-')?;
+    let kind = CONNECTIONS.iter().find(|c| **c == kind)?;
+    Some((kind, operation))
+}
+
+fn url() -> String {
+    std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379/".to_owned())
+}
+
+fn throughput(rounds: usize, millis: u64) {
+    let (tracer_provider, meter_provider) = otel_bench::http::install_providers();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let url = url();
+    // ops per second, per variant, per round
+    let mut results: Vec<Vec<f64>> = vec![Vec::new(); VARIANTS.len()];
+    runtime.block_on(async {
+        for _ in 0..rounds {
+            for (i, variant) in VARIANTS.iter().enumerate() {
+                let (kind, operation) = split(variant).expect("variant");
+                let operation = Operation::new(operation).expect("operation");
+                let mut con = Connection::open(kind, &url).await.expect("connection");
+                let deadline = Instant::now() + Duration::from_millis(millis);
+                let started = Instant::now();
+                let mut done = 0u64;
+                while Instant::now() < deadline {
+                    con.run(&operation).await;
+                    done += 1;
+                }
+                results[i].push(done as f64 / started.elapsed().as_secs_f64());
+            }
+        }
+    });
+    let median = |v: &[f64]| {
+        let mut v = v.to_vec();
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    println!("| variant | operations / s (median of {rounds}) | ratio to bare |\n|---|---:|---:|");
+    for (i, variant) in VARIANTS.iter().enumerate() {
+        let bare = &results[i - i % CONNECTIONS.len()];
+        let ops = median(&results[i]);
+        println!("| {variant} | {ops:.0} | {:.2} |", ops / median(bare));
+    }
+    let _ = tracer_provider.shutdown();
+    let _ = meter_provider.shutdown();
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("throughput") {
+        let rounds = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(5);
+        let millis = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(1000);
+        throughput(rounds, millis);
+        return ExitCode::SUCCESS;
+    }
+    otel_bench::driver_main(&VARIANTS, |variant, n| {
+        let Some((kind, operation)) = split(variant) else {
+            return false;
+        };
+        let (tracer_provider, meter_provider) = otel_bench::http::install_providers();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let operation = Operation::new(operation).expect("operation");
+        runtime.block_on(async {
+            let mut con = Connection::open(kind, &url()).await.expect("connection");
+            for i in 0..n {
+                con.run(&operation).await;
+                if i % 128 == 127 {
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                }
+            }
+        });
+        let _ = tracer_provider.shutdown();
+        let _ = meter_provider.shutdown();
+        true
+    })
+}
