@@ -91,6 +91,10 @@ pub struct Options {
     pub propagators: String,
     /// Where logs of the services go (a file per service); a temporary folder when `None`.
     pub log_dir: Option<PathBuf>,
+    /// A collector the services export to instead of the demo's own receiver (its
+    /// `OTEL_EXPORTER_OTLP_*` settings are passed on as they are); the demo then cannot draw
+    /// the traces and prints their ids.
+    pub collector: Option<String>,
 }
 
 /// What a run produced.
@@ -170,18 +174,29 @@ pub async fn run(binaries: &Binaries, options: &Options) -> Result<Outcome, Box<
     let kafka = MockKafka::start()?;
     let log_dir = match &options.log_dir {
         Some(dir) => dir.clone(),
-        None => std::env::temp_dir().join(format!("code-judge-{}", std::process::id())),
+        None => {
+            // One folder per run, also when one process runs several.
+            static RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+            let run = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            std::env::temp_dir().join(format!("code-judge-{}-{run}", std::process::id()))
+        }
     };
     std::fs::create_dir_all(&log_dir)?;
 
     let gateway_port = infra::free_port()?;
     let code_manage_port = infra::free_port()?;
-    let common = vec![
-        (
-            "OTEL_EXPORTER_OTLP_ENDPOINT",
-            format!("http://{}", receiver.http),
-        ),
-        ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf".to_owned()),
+    let mut common = match &options.collector {
+        // The user's collector, with the protocol and headers their environment names.
+        Some(endpoint) => vec![("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.clone())],
+        None => vec![
+            (
+                "OTEL_EXPORTER_OTLP_ENDPOINT",
+                format!("http://{}", receiver.http),
+            ),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf".to_owned()),
+        ],
+    };
+    common.extend([
         ("OTEL_TRACES_SAMPLER", "parentbased_traceidratio".to_owned()),
         ("OTEL_TRACES_SAMPLER_ARG", "1.0".to_owned()),
         ("OTEL_PROPAGATORS", options.propagators.clone()),
@@ -199,8 +214,7 @@ pub async fn run(binaries: &Binaries, options: &Options) -> Result<Outcome, Box<
             format!("http://127.0.0.1:{code_manage_port}"),
         ),
         (config::GATEWAY_LISTEN, format!("127.0.0.1:{gateway_port}")),
-        ("RUST_LOG", "info".to_owned()),
-    ];
+    ]);
 
     let worker = spawn(
         "code-execution",

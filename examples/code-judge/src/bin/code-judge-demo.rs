@@ -17,6 +17,9 @@ async fn main() -> ExitCode {
     let options = Options {
         propagators: std::env::var("OTEL_PROPAGATORS").unwrap_or_default(),
         log_dir: None,
+        collector: std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT")
+            .ok()
+            .filter(|e| !e.is_empty()),
     };
     let binaries = match Binaries::beside_current_exe() {
         Ok(binaries) => binaries,
@@ -40,6 +43,19 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if let Some(collector) = &options.collector {
+        println!("\nthe services exported to {collector}; look these traces up there:");
+        for submission in &outcome.submissions {
+            println!(
+                "  {}  {}: HTTP {} {}",
+                submission.trace_id,
+                submission.submission.label,
+                submission.status,
+                submission.body
+            );
+        }
+        return ExitCode::SUCCESS;
+    }
     let (text, problems) = demo::report(&outcome);
     println!("{text}");
     println!(
