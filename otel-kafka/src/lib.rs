@@ -48,7 +48,8 @@
 //!
 //! - [`TracedProducer`] wraps a `FutureProducer` (`send` and `send_result`, same shapes and
 //!   results); the span ends with the delivery report, with the partition and offset, or with
-//!   `error.type` (the `RDKafkaErrorCode` name) and error status.
+//!   `error.type` (the `RDKafkaErrorCode` name) and error status. For a `BaseProducer` or a
+//!   `ThreadedProducer`, [`TracedProducerContext`] does the same through the delivery callback.
 //! - [`TracedConsumer`] wraps a `StreamConsumer`, a `BaseConsumer` or any consumer:
 //!   [`TracedConsumer::process`] / [`TracedConsumer::process_async`] for one message,
 //!   [`TracedConsumer::receive`] for a batch (`receive {topic}` with a link to each message).
@@ -64,6 +65,7 @@ mod carrier;
 mod consumer;
 mod options;
 mod producer;
+mod producer_context;
 mod semconv;
 
 pub use carrier::{HeaderExtractor, HeaderInjector, extract, inject};
@@ -73,3 +75,4 @@ pub use otel_core::messaging::ConsumerParent;
 pub use otel_core::{Propagation, Propagators};
 pub use otel_propagation as propagation;
 pub use producer::{TracedDeliveryFuture, TracedProducer};
+pub use producer_context::{Traced, TracedProducerContext};

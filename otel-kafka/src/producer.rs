@@ -219,7 +219,7 @@ impl Future for TracedDeliveryFuture {
 
 /// One record in flight: its span and what its metrics need.
 #[derive(Debug)]
-struct SendOp {
+pub(crate) struct SendOp {
     instrumentation: Arc<Instrumentation>,
     /// The caller's context with the send span, when traces are on.
     span: Option<Context>,
@@ -236,8 +236,6 @@ impl SendOp {
         K: ToBytes + ?Sized,
         P: ToBytes + ?Sized,
     {
-        let options = &instrumentation.options;
-        let parent = Context::current();
         let head = MessageHead {
             topic: record.topic,
             partition: record.partition,
@@ -245,6 +243,17 @@ impl SendOp {
             key: record.key.map(ToBytes::to_bytes),
             payload: record.payload.map(ToBytes::to_bytes),
         };
+        Self::start_with(instrumentation, &head, &mut record.headers)
+    }
+
+    /// Starts the span of the record `head` describes and writes its context into `headers`.
+    pub(crate) fn start_with(
+        instrumentation: &Arc<Instrumentation>,
+        head: &MessageHead<'_>,
+        headers: &mut Option<OwnedHeaders>,
+    ) -> Self {
+        let options = &instrumentation.options;
+        let parent = Context::current();
         let span = options.traces.then(|| {
             let (span, recorded) = otel_core::start_span(
                 options.providers.tracer(),
@@ -257,13 +266,13 @@ impl SendOp {
                     attributes.extend_from_slice(&instrumentation.common);
                     attributes.push(KeyValue::new(semconv::MESSAGING_OPERATION_TYPE, SEND));
                     attributes.push(KeyValue::new(semconv::MESSAGING_OPERATION_NAME, SEND));
-                    message_attributes(&mut attributes, &head, options.record_message_key);
+                    message_attributes(&mut attributes, head, options.record_message_key);
                     attributes
                 },
             );
             let cx = parent.with_span(span);
             if let (true, Some(hook)) = (recorded, &options.on_send) {
-                hook(&cx.span(), &head);
+                hook(&cx.span(), head);
             }
             cx
         });
@@ -273,12 +282,12 @@ impl SendOp {
 
         // What goes into the headers: the send span's context (or the caller's, untraced), and
         // the caller's baggage unless the policy keeps it out of the topic.
-        let headers = record.headers.take();
+        let user = headers.take();
         let inject_cx = span.as_ref().unwrap_or(&parent);
-        record.headers = Some(if options.strip_baggage {
-            inject_headers(instrumentation, &inject_cx.with_cleared_baggage(), headers)
+        *headers = Some(if options.strip_baggage {
+            inject_headers(instrumentation, &inject_cx.with_cleared_baggage(), user)
         } else {
-            inject_headers(instrumentation, inject_cx, headers)
+            inject_headers(instrumentation, inject_cx, user)
         });
 
         SendOp {
@@ -289,17 +298,23 @@ impl SendOp {
     }
 
     /// Ends the span and records the metrics with the delivery report.
-    fn finish(mut self, result: Result<&Delivery, &KafkaError>) {
+    fn finish(self, result: Result<&Delivery, &KafkaError>) {
+        self.finish_with(result.map(|delivery| (delivery.partition, delivery.offset)));
+    }
+
+    /// Ends the span and records the metrics with the delivery report: the partition and
+    /// offset, or the error.
+    pub(crate) fn finish_with(mut self, result: Result<(i32, i64), &KafkaError>) {
         let error_type = result.err().map(kafka_error_type);
-        let partition = result.ok().map(|delivery| partition_id(delivery.partition));
+        let partition = result.ok().map(|(partition, _)| partition_id(partition));
         if let Some(cx) = self.span.take() {
             let span = cx.span();
             if span.is_recording() {
                 match result {
-                    Ok(delivery) => {
+                    Ok((partition, offset)) => {
                         span.set_attributes([
-                            partition_id(delivery.partition),
-                            KeyValue::new(semconv::MESSAGING_KAFKA_OFFSET, delivery.offset),
+                            partition_id(partition),
+                            KeyValue::new(semconv::MESSAGING_KAFKA_OFFSET, offset),
                         ]);
                     }
                     Err(_) => {

@@ -695,3 +695,87 @@ async fn base_consumer_send_result_and_traces_off() {
             .any(|(a, _)| a.get("messaging.operation.name").map(String::as_str) == Some("poll"))
     );
 }
+
+#[tokio::test]
+async fn threaded_and_base_producers_end_spans_with_their_delivery_reports() {
+    use otel_kafka::TracedProducerContext;
+    use rdkafka::producer::{BaseProducer, BaseRecord, Producer, ThreadedProducer};
+
+    let (_cluster, brokers) = cluster(&["threaded"]);
+    let telemetry = Telemetry::new();
+    let config = common::config(&brokers);
+    let threaded: ThreadedProducer<TracedProducerContext> = config
+        .create_with_context(TracedProducerContext::new(&config, telemetry.options()))
+        .unwrap();
+    let tracer = telemetry.tracer_provider.tracer("test");
+    let root = Context::new().with_span(tracer.start("request"));
+    let record = {
+        let _root = root.clone().attach();
+        threaded
+            .context()
+            .trace(BaseRecord::to("threaded").key("k").payload("x"))
+    };
+    threaded.send(record).map_err(|(e, _)| e).unwrap();
+    threaded.flush(Duration::from_secs(10)).unwrap();
+    root.span().end();
+
+    // A BaseProducer polled by hand, towards a broker that is down.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .to_string();
+    let mut config = common::config(&dead);
+    config.set("message.timeout.ms", "1000");
+    let base: BaseProducer<TracedProducerContext> = config
+        .create_with_context(TracedProducerContext::new(&config, telemetry.options()))
+        .unwrap();
+    let record = base
+        .context()
+        .trace(BaseRecord::<(), _>::to("threaded").payload("lost?"));
+    base.send(record).map_err(|(e, _)| e).unwrap();
+    for _ in 0..50 {
+        base.poll(Duration::from_millis(100));
+        if telemetry
+            .spans()
+            .iter()
+            .filter(|s| s.name == "send threaded")
+            .count()
+            == 2
+        {
+            break;
+        }
+    }
+
+    let spans = telemetry.spans();
+    let sends: Vec<_> = spans.iter().filter(|s| s.name == "send threaded").collect();
+    assert_eq!(sends.len(), 2);
+    let request = span(&spans, "request");
+    assert_eq!(sends[0].parent_span_id, request.span_context.span_id());
+    assert_eq!(
+        attr(sends[0], "messaging.kafka.offset").as_deref(),
+        Some("0")
+    );
+    assert_eq!(
+        attr(sends[0], "messaging.kafka.message.key").as_deref(),
+        Some("k")
+    );
+    assert_eq!(
+        attr(sends[1], "error.type").as_deref(),
+        Some("MessageTimedOut")
+    );
+    assert!(matches!(sends[1].status, Status::Error { .. }));
+
+    // The record carried the send span's context.
+    let consumer = consumer(&brokers, "threaded", telemetry.options());
+    let message = within("recv", consumer.recv()).await.unwrap();
+    consumer
+        .process(&message, |cx| {
+            assert_eq!(
+                cx.span().span_context().trace_id(),
+                request.span_context.trace_id()
+            );
+            Ok::<_, std::io::Error>(())
+        })
+        .unwrap();
+}

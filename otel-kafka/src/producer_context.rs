@@ -1,0 +1,188 @@
+//! [`TracedProducerContext`]: traced sends for `BaseProducer` and `ThreadedProducer`, whose
+//! delivery reports arrive through the producer's context.
+
+use std::sync::Arc;
+
+use rdkafka::client::{ClientContext, OAuthToken};
+use rdkafka::config::RDKafkaLogLevel;
+use rdkafka::error::KafkaError;
+use rdkafka::message::{Message, ToBytes};
+use rdkafka::producer::{
+    BaseRecord, DefaultProducerContext, DeliveryResult, Partitioner, ProducerContext,
+};
+use rdkafka::statistics::Statistics;
+use rdkafka::util::IntoOpaque;
+
+use crate::options::{Instrumentation, MessageHead, Options};
+use crate::producer::SendOp;
+
+/// A [`ProducerContext`] that ends each traced record's PRODUCER span `send {topic}` with its
+/// delivery report, then hands the report to the context it wraps (its delivery opaque included).
+///
+/// Build the producer with it, and pass each record through [`TracedProducerContext::trace`]:
+/// the span starts there (under the current context) and its context goes into the record's
+/// headers. The span ends when librdkafka reports the delivery (in `poll`, or on a
+/// `ThreadedProducer`'s thread), or when a record that was never queued is dropped.
+///
+/// ```
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use rdkafka::ClientConfig;
+/// use rdkafka::producer::{BaseRecord, Producer, ThreadedProducer};
+/// use otel_kafka::{Options, TracedProducerContext};
+/// # let cluster = rdkafka::mocking::MockCluster::new(1)?;
+/// # let brokers = cluster.bootstrap_servers();
+///
+/// let mut config = ClientConfig::new();
+/// config.set("bootstrap.servers", &brokers);
+/// let producer: ThreadedProducer<TracedProducerContext> =
+///     config.create_with_context(TracedProducerContext::new(&config, Options::new()))?;
+/// let record = producer.context().trace(BaseRecord::to("orders").key("42").payload("{}"));
+/// producer.send(record).map_err(|(error, _record)| error)?;
+/// producer.flush(std::time::Duration::from_secs(5))?;
+/// # Ok(())
+/// # }
+/// ```
+pub struct TracedProducerContext<C = DefaultProducerContext> {
+    inner: C,
+    instrumentation: Arc<Instrumentation>,
+}
+
+impl<C> std::fmt::Debug for TracedProducerContext<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TracedProducerContext")
+            .field("options", &self.instrumentation)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TracedProducerContext {
+    /// The default context, traced with `options` (what they leave open is read from `config`:
+    /// `client.id`, `bootstrap.servers`).
+    pub fn new(config: &rdkafka::ClientConfig, options: Options) -> Self {
+        Self::wrap(DefaultProducerContext, options.with_config(config))
+    }
+}
+
+impl<C> TracedProducerContext<C> {
+    /// Wraps the application's own producer context.
+    pub fn wrap(inner: C, options: Options) -> Self {
+        TracedProducerContext {
+            inner,
+            instrumentation: options.build(),
+        }
+    }
+
+    /// The context underneath.
+    pub fn inner(&self) -> &C {
+        &self.inner
+    }
+
+    /// Starts the record's span under the current context, writes its context into the record's
+    /// headers, and carries the span to the delivery report in the record's delivery opaque.
+    pub fn trace<'a, K, P, D>(
+        &self,
+        record: BaseRecord<'a, K, P, D>,
+    ) -> BaseRecord<'a, K, P, Box<Traced<D>>>
+    where
+        K: ToBytes + ?Sized,
+        P: ToBytes + ?Sized,
+        D: IntoOpaque,
+    {
+        let BaseRecord {
+            topic,
+            partition,
+            payload,
+            key,
+            timestamp,
+            mut headers,
+            delivery_opaque,
+        } = record;
+        let head = MessageHead {
+            topic,
+            partition,
+            offset: None,
+            key: key.map(ToBytes::to_bytes),
+            payload: payload.map(ToBytes::to_bytes),
+        };
+        let op = SendOp::start_with(&self.instrumentation, &head, &mut headers);
+        BaseRecord {
+            topic,
+            partition,
+            payload,
+            key,
+            timestamp,
+            headers,
+            delivery_opaque: Box::new(Traced {
+                op,
+                inner: delivery_opaque,
+            }),
+        }
+    }
+}
+
+/// A traced record's delivery opaque: its span, and the opaque the wrapped context expects.
+#[derive(Debug)]
+pub struct Traced<D> {
+    op: SendOp,
+    inner: D,
+}
+
+impl<D> Traced<D> {
+    /// The wrapped context's opaque.
+    pub fn inner(&self) -> &D {
+        &self.inner
+    }
+}
+
+impl<C: ClientContext> ClientContext for TracedProducerContext<C> {
+    const ENABLE_REFRESH_OAUTH_TOKEN: bool = C::ENABLE_REFRESH_OAUTH_TOKEN;
+
+    fn log(&self, level: RDKafkaLogLevel, fac: &str, log_message: &str) {
+        self.inner.log(level, fac, log_message);
+    }
+
+    fn stats(&self, statistics: Statistics) {
+        self.inner.stats(statistics);
+    }
+
+    fn stats_raw(&self, statistics: &[u8]) {
+        self.inner.stats_raw(statistics);
+    }
+
+    fn error(&self, error: KafkaError, reason: &str) {
+        self.inner.error(error, reason);
+    }
+
+    fn generate_oauth_token(
+        &self,
+        oauthbearer_config: Option<&str>,
+    ) -> Result<OAuthToken, Box<dyn std::error::Error>> {
+        self.inner.generate_oauth_token(oauthbearer_config)
+    }
+}
+
+impl<C, Part> ProducerContext<Part> for TracedProducerContext<C>
+where
+    C: ProducerContext<Part>,
+    C::DeliveryOpaque: Send + Sync,
+    Part: Partitioner,
+{
+    type DeliveryOpaque = Box<Traced<C::DeliveryOpaque>>;
+
+    fn delivery(
+        &self,
+        delivery_result: &DeliveryResult<'_>,
+        delivery_opaque: Self::DeliveryOpaque,
+    ) {
+        let Traced { op, inner } = *delivery_opaque;
+        op.finish_with(match delivery_result {
+            Ok(message) => Ok((message.partition(), message.offset())),
+            Err((error, _)) => Err(error),
+        });
+        self.inner.delivery(delivery_result, inner);
+    }
+
+    fn get_custom_partitioner(&self) -> Option<&Part> {
+        self.inner.get_custom_partitioner()
+    }
+}
