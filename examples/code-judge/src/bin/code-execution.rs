@@ -100,17 +100,7 @@ async fn work(consumer: TracedConsumer<StreamConsumer>, producer: TracedProducer
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let telemetry = code_judge::service::start_telemetry();
-    let result = serve().await;
-    if let Err(error) = &result {
-        tracing::error!("code-execution failed: {error}");
-    }
-    code_judge::service::stop_telemetry(telemetry);
-    if result.is_ok() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    }
+    code_judge::service::run("code-execution", serve()).await
 }
 
 async fn serve() -> Result<(), Box<dyn std::error::Error>> {
@@ -127,6 +117,5 @@ async fn serve() -> Result<(), Box<dyn std::error::Error>> {
         () = work(consumer, producer) => {}
         () = otel_init::shutdown_signal() => {}
     }
-    tracing::info!("code-execution stopped");
     Ok(())
 }

@@ -104,17 +104,7 @@ async fn route_verdicts(consumer: TracedConsumer<StreamConsumer>, pending: Pendi
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let telemetry = code_judge::service::start_telemetry();
-    let result = serve().await;
-    if let Err(error) = &result {
-        tracing::error!("code-manage failed: {error}");
-    }
-    code_judge::service::stop_telemetry(telemetry);
-    if result.is_ok() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    }
+    code_judge::service::run("code-manage", serve()).await
 }
 
 async fn serve() -> Result<(), Box<dyn std::error::Error>> {
@@ -138,6 +128,5 @@ async fn serve() -> Result<(), Box<dyn std::error::Error>> {
         .serve_with_shutdown(listen.parse()?, otel_init::shutdown_signal())
         .await?;
     router.abort();
-    tracing::info!("code-manage stopped");
     Ok(())
 }

@@ -143,17 +143,7 @@ async fn submit(
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let telemetry = code_judge::service::start_telemetry();
-    let result = serve().await;
-    if let Err(error) = &result {
-        tracing::error!("gateway failed: {error}");
-    }
-    code_judge::service::stop_telemetry(telemetry);
-    if result.is_ok() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    }
+    code_judge::service::run("gateway", serve()).await
 }
 
 async fn serve() -> Result<(), Box<dyn std::error::Error>> {
@@ -181,6 +171,5 @@ async fn serve() -> Result<(), Box<dyn std::error::Error>> {
     axum::serve(listener, app)
         .with_graceful_shutdown(otel_init::shutdown_signal())
         .await?;
-    tracing::info!("gateway stopped");
     Ok(())
 }
