@@ -50,7 +50,6 @@ struct RpcMethod<'a> {
     /// `package.Service/Method`, or `None` when the path is not a gRPC method.
     full: Option<&'a str>,
     service: &'a str,
-    method: &'a str,
 }
 
 impl<'a> RpcMethod<'a> {
@@ -74,12 +73,10 @@ impl<'a> RpcMethod<'a> {
             Some(i) if i > 1 && i + 1 < bytes.len() => RpcMethod {
                 full: Some(&path[1..]),
                 service: &path[1..i],
-                method: &path[i + 1..],
             },
             _ => RpcMethod {
                 full: None,
                 service: "",
-                method: "",
             },
         }
     }
@@ -93,8 +90,11 @@ pub struct RpcExchange {
     traced: bool,
     /// When the call started, for the duration metric (spans keep their own times).
     started: Option<Instant>,
-    /// The request-time metric attributes; `None` when metrics are off.
+    /// The metric attributes known at the start; `None` when metrics are off.
     metric_attributes: Option<Vec<KeyValue>>,
+    /// `package.Service/Method` and the service's length in it; `None` for a path that is no
+    /// gRPC method. Servers record it at the end, once the status says whether it is served.
+    method: Option<(StringValue, usize)>,
     code: Option<Code>,
     /// The method, when its span name was not interned yet: interned once a call to it
     /// succeeds (a peer must not use up the interned names with made-up ones).
@@ -127,45 +127,26 @@ impl RpcExchange {
         });
         // The span name and `rpc.method` are one string, shared; interned when the method
         // proves real (see `to_intern`).
-        let named = method
-            .full
-            .filter(|_| mode.new)
-            .map(|full| strings::lookup_named("", full));
+        let named = method.full.map(|full| strings::lookup_named("", full));
+        let method_value = named
+            .as_ref()
+            .map(|(_, value)| (value.clone(), method.service.len()));
 
-        let common = |attributes: &mut Vec<KeyValue>| {
-            if mode.new {
-                attributes.push(KeyValue::new(key::SYSTEM_NAME, "grpc"));
-            }
-            if mode.old {
-                attributes.push(KeyValue::new(key::OLD_SYSTEM, "grpc"));
-                attributes.push(KeyValue::new(key::OLD_SERVICE, method.service.to_owned()));
-            }
-            match (method.full, &named) {
-                // Stable: fully qualified; old alone: the method's short name.
-                (Some(_), Some((_, full))) => {
-                    attributes.push(KeyValue::new(key::METHOD, full.clone()))
-                }
-                (Some(_), None) => {
-                    attributes.push(KeyValue::new(key::METHOD, method.method.to_owned()))
-                }
-                (None, _) => {
-                    attributes.push(KeyValue::new(key::METHOD, otel_core::OTHER));
-                    attributes.push(KeyValue::new(
-                        key::METHOD_ORIGINAL,
-                        req.uri().path().to_owned(),
-                    ));
-                }
-            }
-            if let Some((host, port)) = &address {
-                attributes.push(KeyValue::new(key::SERVER_ADDRESS, host.clone()));
-                if let Some(port) = port {
-                    attributes.push(KeyValue::new(key::SERVER_PORT, i64::from(*port)));
-                }
-            }
-        };
         let metric_attributes = options.metrics_enabled().then(|| {
             let mut attributes = Vec::with_capacity(6);
-            common(&mut attributes);
+            push_system(mode, &mut attributes);
+            // A server's method is known to be served only at the end, and the caller's
+            // `:authority` stays off its metrics: neither may grow a series per made-up value.
+            if client {
+                push_method(
+                    mode,
+                    method_value.as_ref(),
+                    req.uri().path(),
+                    false,
+                    &mut attributes,
+                );
+                push_address(&address, &mut attributes);
+            }
             attributes
         });
         let mut exchange = RpcExchange {
@@ -176,6 +157,7 @@ impl RpcExchange {
             traced: false,
             started: metric_attributes.is_some().then(Instant::now),
             metric_attributes,
+            method: method_value.clone(),
             code: None,
             to_intern: named
                 .as_ref()
@@ -187,16 +169,28 @@ impl RpcExchange {
             let name = || -> Cow<'static, str> {
                 match options.custom_span_name(&head, None) {
                     Some(name) => name.into(),
-                    None => match (&named, method.full) {
-                        (Some((name, _)), _) => name.clone(),
-                        (None, Some(full)) => Cow::Owned(full.to_owned()),
-                        (None, None) => Cow::Borrowed("grpc"),
+                    None => match &named {
+                        Some((name, _)) => name.clone(),
+                        None => Cow::Borrowed("grpc"),
                     },
                 }
             };
             let attributes = || {
                 let mut attributes = Vec::with_capacity(10);
-                common(&mut attributes);
+                push_system(mode, &mut attributes);
+                if client || method_value.is_none() {
+                    push_method(
+                        mode,
+                        method_value.as_ref(),
+                        req.uri().path(),
+                        true,
+                        &mut attributes,
+                    );
+                } else if mode.old {
+                    // A server's `rpc.method` waits for the status (see `finish`).
+                    attributes.push(KeyValue::new(key::OLD_SERVICE, method.service.to_owned()));
+                }
+                push_address(&address, &mut attributes);
                 if !client {
                     push_peer(req, &mut attributes);
                 }
@@ -258,6 +252,57 @@ impl RpcExchange {
                     .build(),
             }
         })
+    }
+}
+
+/// `rpc.system.name` (stable) and `rpc.system` (old).
+fn push_system(mode: crate::semconv::Mode, attributes: &mut Vec<KeyValue>) {
+    if mode.new {
+        attributes.push(KeyValue::new(key::SYSTEM_NAME, "grpc"));
+    }
+    if mode.old {
+        attributes.push(KeyValue::new(key::OLD_SYSTEM, "grpc"));
+    }
+}
+
+/// `rpc.method` (stable: fully qualified; old alone: the short name, with `rpc.service`), or
+/// `_OTHER` for a method that is not one (with `rpc.method_original` on spans only).
+fn push_method(
+    mode: crate::semconv::Mode,
+    method: Option<&(StringValue, usize)>,
+    path: &str,
+    span: bool,
+    attributes: &mut Vec<KeyValue>,
+) {
+    match method {
+        Some((full, service_len)) => {
+            if mode.old {
+                let service = &full.as_str()[..*service_len];
+                attributes.push(KeyValue::new(key::OLD_SERVICE, service.to_owned()));
+            }
+            if mode.new {
+                attributes.push(KeyValue::new(key::METHOD, full.clone()));
+            } else {
+                let short = &full.as_str()[service_len + 1..];
+                attributes.push(KeyValue::new(key::METHOD, short.to_owned()));
+            }
+        }
+        None => {
+            attributes.push(KeyValue::new(key::METHOD, otel_core::OTHER));
+            if span {
+                attributes.push(KeyValue::new(key::METHOD_ORIGINAL, path.to_owned()));
+            }
+        }
+    }
+}
+
+/// `server.address` / `server.port`.
+fn push_address(address: &Option<(StringValue, Option<u16>)>, attributes: &mut Vec<KeyValue>) {
+    if let Some((host, port)) = address {
+        attributes.push(KeyValue::new(key::SERVER_ADDRESS, host.clone()));
+        if let Some(port) = port {
+            attributes.push(KeyValue::new(key::SERVER_PORT, i64::from(*port)));
+        }
     }
 }
 
@@ -344,8 +389,14 @@ impl Exchange for RpcExchange {
         {
             strings::intern_named("", method.as_str());
         }
-        // No list allocated per call: at most three attributes, in place.
-        let attributes = [
+        // A server learns only now whether the method is served: UNIMPLEMENTED (from the
+        // router, for a service or method it does not have) makes it `_OTHER`.
+        let served = self
+            .method
+            .as_ref()
+            .filter(|_| code != Some(Code::UNIMPLEMENTED));
+        // No list allocated per call: the end attributes, in place.
+        let mut attributes: [Option<KeyValue>; 3] = [
             code.filter(|_| mode.new)
                 .map(|code| KeyValue::new(key::STATUS_CODE, code.name())),
             code.filter(|_| mode.old)
@@ -354,18 +405,51 @@ impl Exchange for RpcExchange {
                 .as_ref()
                 .map(|error_type| KeyValue::new(key::ERROR_TYPE, error_type.clone())),
         ];
+        // A server span's `rpc.method`, when the path named one (else it went on at the start).
+        let server_method =
+            self.method
+                .as_ref()
+                .filter(|_| !self.client)
+                .map(|(full, service_len)| match served {
+                    Some(_) if mode.new => [Some(KeyValue::new(key::METHOD, full.clone())), None],
+                    Some(_) => {
+                        let short = &full.as_str()[service_len + 1..];
+                        [Some(KeyValue::new(key::METHOD, short.to_owned())), None]
+                    }
+                    None => [
+                        Some(KeyValue::new(key::METHOD, otel_core::OTHER)),
+                        Some(KeyValue::new(
+                            key::METHOD_ORIGINAL,
+                            format!("/{}", full.as_str()),
+                        )),
+                    ],
+                });
         if self.traced {
             let span = self.cx.span();
             if error_type.is_some() {
                 span.set_status(Status::error(""));
             }
-            span.set_attributes(attributes.iter().flatten().cloned());
+            if !self.client && served.is_none() && self.method.is_some() {
+                // Not a method this server serves: no name from the caller's path.
+                span.update_name(Cow::Borrowed("grpc"));
+            }
+            span.set_attributes(
+                attributes
+                    .iter()
+                    .flatten()
+                    .cloned()
+                    .chain(server_method.into_iter().flatten().flatten()),
+            );
             span.end();
         }
         if let (Some(mut metric_attributes), Some(started)) =
             (self.metric_attributes.take(), self.started)
         {
-            metric_attributes.extend(attributes.into_iter().flatten());
+            if !self.client {
+                // `rpc.method` (or `_OTHER`), and, old names, `rpc.service` of a served method.
+                push_method(mode, served, "", false, &mut metric_attributes);
+            }
+            metric_attributes.extend(attributes.iter_mut().filter_map(Option::take));
             if let Some(instruments) = self.instruments() {
                 instruments
                     .duration
@@ -388,10 +472,7 @@ mod tests {
     #[test]
     fn method_paths() {
         let m = RpcMethod::parse("/pkg.Svc/Method");
-        assert_eq!(
-            (m.full, m.service, m.method),
-            (Some("pkg.Svc/Method"), "pkg.Svc", "Method")
-        );
+        assert_eq!((m.full, m.service), (Some("pkg.Svc/Method"), "pkg.Svc"));
         for odd in ["", "/", "//", "/a/", "//b", "/a/b/c", "a/b", "/ab"] {
             assert_eq!(RpcMethod::parse(odd).full, None, "{odd:?}");
         }
@@ -409,7 +490,7 @@ mod tests {
             match (m.full, expected) {
                 (Some(full), Some((service, method))) => {
                     proptest::prop_assert_eq!(full, &path[1..]);
-                    proptest::prop_assert_eq!((m.service, m.method), (service, method));
+                    proptest::prop_assert_eq!((m.service, &full[m.service.len() + 1..]), (service, method));
                 }
                 (None, None) => {}
                 (got, want) => proptest::prop_assert!(false, "{got:?} vs {want:?}"),

@@ -102,8 +102,8 @@ impl HttpExchange {
     pub(crate) fn server<B>(options: &Arc<Options>, req: &Request<B>) -> HttpExchange {
         let head = RequestHead::of(req);
         let (parent, link) = options.incoming_context(&head);
-        let method_index = semconv::method_index(req.method());
-        let (method, method_original) = semconv::method_at(method_index, req.method());
+        let method_index = options.known_methods.index(req.method());
+        let (method, method_original) = options.known_methods.method_at(method_index, req.method());
         let route = route(req);
         let (fwd_client, fwd_host, fwd_proto) = if options.trust_forwarded {
             forwarded(req.headers())
@@ -221,7 +221,7 @@ impl HttpExchange {
     pub(crate) fn client<B>(options: &Arc<Options>, req: &mut Request<B>) -> HttpExchange {
         let head = RequestHead::of(req);
         let parent = Context::current();
-        let (method, method_original) = semconv::method(req.method());
+        let (method, method_original) = options.known_methods.method(req.method());
         let address =
             options
                 .client_server_address(req.uri(), req.headers())

@@ -8,7 +8,7 @@ use opentelemetry::metrics::{Histogram, Meter, MeterProvider, UpDownCounter};
 use opentelemetry_semantic_conventions::metric as names;
 
 use crate::options::{Options, Side};
-use crate::semconv::{METHODS, key};
+use crate::semconv::key;
 
 /// The duration histogram's advisory buckets, in seconds.
 const DURATION_BUCKETS: [f64; 14] = [
@@ -37,10 +37,12 @@ pub(crate) enum Active {
 
 /// Server requests in flight by `http.request.method` and `url.scheme`, for one layer.
 pub(crate) struct ActiveTable {
-    counts: [[AtomicI64; 2]; METHODS.len()],
+    /// The layer's known methods, `_OTHER` last: the rows.
+    methods: Arc<[&'static str]>,
+    counts: Box<[[AtomicI64; 2]]>,
     /// Whether a cell ever counted a request: only those are reported, as a synchronous counter
     /// would.
-    used: [[AtomicBool; 2]; METHODS.len()],
+    used: Box<[[AtomicBool; 2]]>,
 }
 
 /// The tables of every server layer on one global meter provider, and the one callback that
@@ -63,7 +65,7 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl ActiveTable {
-    /// The cell of a request: its method's index in [`METHODS`], its scheme.
+    /// The cell of a request: its method's index in the layer's known methods, its scheme.
     pub(crate) fn cell(method: usize, scheme: &str) -> (usize, usize) {
         (method, usize::from(scheme == "https"))
     }
@@ -81,10 +83,12 @@ impl ActiveTable {
         meter: &Meter,
         name: &'static str,
         provider: &Arc<dyn MeterProvider + Send + Sync>,
+        methods: &[&'static str],
     ) -> Active {
         let table = Arc::new(ActiveTable {
-            counts: Default::default(),
-            used: Default::default(),
+            methods: methods.into(),
+            counts: methods.iter().map(|_| Default::default()).collect(),
+            used: methods.iter().map(|_| Default::default()).collect(),
         });
         let provider = Arc::downgrade(provider);
         let (group, new) = {
@@ -114,24 +118,30 @@ impl ActiveTable {
                 .with_unit("{request}")
                 .with_description("Number of active HTTP requests.")
                 .with_callback(move |observer| {
-                    let mut counts = [[0i64; 2]; METHODS.len()];
-                    let mut used = [[false; 2]; METHODS.len()];
+                    // Summed by (method, scheme) across layers, whose known methods may differ.
+                    let mut sums: Vec<(&'static str, usize, i64)> = Vec::new();
                     for table in lock(&group.tables).iter().filter_map(Weak::upgrade) {
-                        for (m, s) in (0..METHODS.len()).flat_map(|m| [(m, 0), (m, 1)]) {
-                            counts[m][s] += table.counts[m][s].load(Ordering::Relaxed);
-                            used[m][s] |= table.used[m][s].load(Ordering::Relaxed);
+                        for (m, &method) in table.methods.iter().enumerate() {
+                            for s in 0..SCHEMES.len() {
+                                if !table.used[m][s].load(Ordering::Relaxed) {
+                                    continue;
+                                }
+                                let count = table.counts[m][s].load(Ordering::Relaxed);
+                                match sums.iter_mut().find(|(n, c, _)| *n == method && *c == s) {
+                                    Some(sum) => sum.2 += count,
+                                    None => sums.push((method, s, count)),
+                                }
+                            }
                         }
                     }
-                    for (m, s) in (0..METHODS.len()).flat_map(|m| [(m, 0), (m, 1)]) {
-                        if used[m][s] {
-                            observer.observe(
-                                counts[m][s],
-                                &[
-                                    KeyValue::new(key::METHOD, METHODS[m]),
-                                    KeyValue::new(key::URL_SCHEME, SCHEMES[s]),
-                                ],
-                            );
-                        }
+                    for (method, s, count) in sums {
+                        observer.observe(
+                            count,
+                            &[
+                                KeyValue::new(key::METHOD, method),
+                                KeyValue::new(key::URL_SCHEME, SCHEMES[s]),
+                            ],
+                        );
                     }
                 })
                 .build();
@@ -165,7 +175,9 @@ impl Instruments {
                 .with_boundaries(DURATION_BUCKETS.to_vec())
                 .build(),
             active: match (side, options.global_meter_provider()) {
-                (Side::Server, Some(global)) => ActiveTable::observed(&meter, active, &global),
+                (Side::Server, Some(global)) => {
+                    ActiveTable::observed(&meter, active, &global, options.known_methods.names())
+                }
                 _ => Active::Counter(
                     meter
                         .i64_up_down_counter(active)

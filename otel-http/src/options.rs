@@ -17,7 +17,7 @@ use otel_propagation::Propagators;
 use crate::exchange::Exchange;
 use crate::inflight::HttpExchange;
 use crate::metrics::Instruments;
-use crate::semconv::DEFAULT_REDACTED_QUERY_PARAMS;
+use crate::semconv::{DEFAULT_REDACTED_QUERY_PARAMS, KnownMethods};
 use crate::service::OtelService;
 
 /// Marks an [`OtelLayer`] for servers: it extracts the caller's context and starts SERVER spans.
@@ -174,6 +174,7 @@ pub struct Options {
     pub(crate) response_headers: Vec<HeaderName>,
     pub(crate) trust_forwarded: bool,
     pub(crate) server_address: Option<(String, Option<u16>)>,
+    pub(crate) known_methods: KnownMethods,
 }
 
 impl Clone for Options {
@@ -196,6 +197,7 @@ impl Clone for Options {
             response_headers: self.response_headers.clone(),
             trust_forwarded: self.trust_forwarded,
             server_address: self.server_address.clone(),
+            known_methods: self.known_methods.clone(),
         }
     }
 }
@@ -226,6 +228,7 @@ impl Options {
             response_headers: Vec::new(),
             trust_forwarded: false,
             server_address: None,
+            known_methods: KnownMethods::from_env(),
         }
     }
 
@@ -537,6 +540,15 @@ impl<K: Kind> OtelLayer<K> {
     pub fn server_address(self, host: impl Into<String>, port: Option<u16>) -> Self {
         let address = (host.into(), port);
         self.with(|o| o.server_address = Some(address))
+    }
+
+    /// Replaces the methods `http.request.method` records as they are (default: the RFC 9110
+    /// methods, `PATCH` and `QUERY`, or what `OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS` lists);
+    /// any other is `_OTHER` in spans, metrics and active-request counts, with the method in
+    /// `http.request.method_original` on spans. Case-sensitive.
+    pub fn known_methods<S: AsRef<str>>(self, methods: impl IntoIterator<Item = S>) -> Self {
+        let known = KnownMethods::new(methods);
+        self.with(|o| o.known_methods = known)
     }
 
     /// Reads `server.address` and `client.address` from `Forwarded` / `X-Forwarded-*` (servers).

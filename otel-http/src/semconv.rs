@@ -2,6 +2,7 @@
 //! method normalisation, protocol versions, host parsing, URL redaction and error types.
 
 use std::borrow::Cow;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use http::{HeaderMap, Method, Uri, Version};
 use opentelemetry::{Key, KeyValue, StringValue, Value};
@@ -32,8 +33,9 @@ pub(crate) mod key {
     pub(crate) const RESPONSE_BODY_SIZE: Key = Key::from_static_str(attr::HTTP_RESPONSE_BODY_SIZE);
 }
 
-/// The values of `http.request.method`, indexed by [`method_index`].
-pub(crate) const METHODS: [&str; 11] = [
+/// The default known methods (RFC 9110, PATCH, QUERY) and `_OTHER`, indexed by
+/// [`KnownMethods::index`].
+const METHODS: [&str; 11] = [
     "GET",
     "POST",
     "PUT",
@@ -47,35 +49,111 @@ pub(crate) const METHODS: [&str; 11] = [
     otel_core::OTHER,
 ];
 
-/// The index of `method`'s `http.request.method` value in [`METHODS`].
-pub(crate) fn method_index(method: &Method) -> usize {
-    match *method {
-        Method::GET => 0,
-        Method::POST => 1,
-        Method::PUT => 2,
-        Method::DELETE => 3,
-        Method::HEAD => 4,
-        Method::OPTIONS => 5,
-        Method::PATCH => 6,
-        Method::CONNECT => 7,
-        Method::TRACE => 8,
-        _ if method.as_str() == "QUERY" => 9,
-        _ => 10,
+/// The environment variable that replaces the known methods (comma-separated, case-sensitive).
+pub const KNOWN_METHODS_ENV: &str = "OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS";
+
+/// The `http.request.method` values a layer knows; any other method is `_OTHER` (its original
+/// then goes in `http.request.method_original` on spans), in spans, metrics and active-request
+/// counts alike, so that a caller cannot mint new attribute values.
+#[derive(Clone, Debug)]
+pub(crate) struct KnownMethods {
+    /// The known names then `_OTHER`; `None` for the default list (matched without a scan).
+    custom: Option<Arc<[&'static str]>>,
+}
+
+impl KnownMethods {
+    /// The default list, or the one `OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS` gives.
+    pub(crate) fn from_env() -> Self {
+        match std::env::var(KNOWN_METHODS_ENV) {
+            Ok(list) => Self::new(list.split(',')),
+            Err(_) => KnownMethods { custom: None },
+        }
+    }
+
+    /// Exactly these methods (case-sensitive; names that are no valid method token are skipped).
+    pub(crate) fn new<S: AsRef<str>>(methods: impl IntoIterator<Item = S>) -> Self {
+        let mut names: Vec<&'static str> = Vec::new();
+        for method in methods {
+            let method = method.as_ref().trim();
+            if method.is_empty()
+                || method == otel_core::OTHER
+                || Method::from_bytes(method.as_bytes()).is_err()
+            {
+                continue;
+            }
+            let name = leak_once(method);
+            if !names.contains(&name) {
+                names.push(name);
+            }
+        }
+        names.push(otel_core::OTHER);
+        KnownMethods {
+            custom: Some(names.into()),
+        }
+    }
+
+    /// The values, `_OTHER` last.
+    pub(crate) fn names(&self) -> &[&'static str] {
+        match &self.custom {
+            Some(names) => names,
+            None => &METHODS,
+        }
+    }
+
+    /// The index of `method`'s value in [`KnownMethods::names`] (the last for `_OTHER`).
+    pub(crate) fn index(&self, method: &Method) -> usize {
+        if let Some(names) = &self.custom {
+            let other = names.len() - 1;
+            return names[..other]
+                .iter()
+                .position(|name| *name == method.as_str())
+                .unwrap_or(other);
+        }
+        match *method {
+            Method::GET => 0,
+            Method::POST => 1,
+            Method::PUT => 2,
+            Method::DELETE => 3,
+            Method::HEAD => 4,
+            Method::OPTIONS => 5,
+            Method::PATCH => 6,
+            Method::CONNECT => 7,
+            Method::TRACE => 8,
+            _ if method.as_str() == "QUERY" => 9,
+            _ => 10,
+        }
+    }
+
+    /// `http.request.method` at `index`, and the original method when that is `_OTHER`.
+    pub(crate) fn method_at<'m>(
+        &self,
+        index: usize,
+        method: &'m Method,
+    ) -> (&'static str, Option<&'m str>) {
+        let names = self.names();
+        match names.get(index) {
+            Some(&name) if index + 1 < names.len() => (name, None),
+            _ => (otel_core::OTHER, Some(method.as_str())),
+        }
+    }
+
+    /// [`KnownMethods::method_at`] of `method`'s index.
+    pub(crate) fn method<'m>(&self, method: &'m Method) -> (&'static str, Option<&'m str>) {
+        self.method_at(self.index(method), method)
     }
 }
 
-/// `http.request.method`: one of the known methods, or `_OTHER` (the original then goes in
-/// `http.request.method_original`), so that a client cannot mint unbounded attribute values.
-pub(crate) fn method(method: &Method) -> (&'static str, Option<&str>) {
-    method_at(method_index(method), method)
-}
-
-/// [`method`] when its [`method_index`] is already known.
-pub(crate) fn method_at(index: usize, method: &Method) -> (&'static str, Option<&str>) {
-    match index {
-        10 => (otel_core::OTHER, Some(method.as_str())),
-        known => (METHODS[known], None),
+/// A configured method name as `&'static str`, leaked once per distinct name in the process
+/// (names come from configuration, never from requests).
+fn leak_once(name: &str) -> &'static str {
+    static LEAKED: Mutex<Vec<&'static str>> = Mutex::new(Vec::new());
+    let mut leaked = LEAKED.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(found) = leaked.iter().find(|l| **l == name) {
+        return found;
     }
+    let name: &'static str = Box::leak(Box::from(name));
+    leaked.push(name);
+    name
 }
 
 /// `network.protocol.version`.
@@ -278,19 +356,33 @@ mod tests {
 
     #[test]
     fn methods() {
-        assert_eq!(method(&Method::GET), ("GET", None));
-        assert_eq!(
-            method(&Method::from_bytes(b"QUERY").unwrap()),
-            ("QUERY", None)
-        );
-        assert_eq!(
-            method(&Method::from_bytes(b"FOO").unwrap()),
-            ("_OTHER", Some("FOO"))
-        );
-        assert_eq!(
-            method(&Method::from_bytes(b"get").unwrap()),
-            ("_OTHER", Some("get"))
-        );
+        let known = KnownMethods { custom: None };
+        let method = |m: &str| {
+            let m = Method::from_bytes(m.as_bytes()).unwrap();
+            let (value, original) = known.method(&m);
+            (value, original.map(str::to_owned))
+        };
+        assert_eq!(method("GET"), ("GET", None));
+        assert_eq!(method("QUERY"), ("QUERY", None));
+        assert_eq!(method("FOO"), ("_OTHER", Some("FOO".into())));
+        assert_eq!(method("get"), ("_OTHER", Some("get".into())));
+    }
+
+    #[test]
+    fn known_methods_replaced() {
+        let known = KnownMethods::new(["GET", " PURGE ", "", "bad method", "_OTHER", "PURGE"]);
+        assert_eq!(known.names(), ["GET", "PURGE", "_OTHER"]);
+        let method = |m: &str| {
+            let m = Method::from_bytes(m.as_bytes()).unwrap();
+            let (value, original) = known.method(&m);
+            (value, original.map(str::to_owned))
+        };
+        assert_eq!(method("PURGE"), ("PURGE", None));
+        assert_eq!(method("GET"), ("GET", None));
+        assert_eq!(method("POST"), ("_OTHER", Some("POST".into())));
+        assert_eq!(known.index(&Method::POST), 2);
+        let none = KnownMethods::new(Vec::<String>::new());
+        assert_eq!(none.method(&Method::GET), ("_OTHER", Some("GET")));
     }
 
     #[test]

@@ -344,6 +344,13 @@ async fn deadlines_and_unimplemented_methods() {
         Some("UNIMPLEMENTED")
     );
     assert_eq!(attr(server, "error.type").as_deref(), Some("UNIMPLEMENTED"));
+    // Not a method this server serves: `_OTHER`, the path on the span only, no name from it.
+    assert_eq!(attr(server, "rpc.method").as_deref(), Some("_OTHER"));
+    assert_eq!(
+        attr(server, "rpc.method_original").as_deref(),
+        Some("/test.echo.Missing/Call")
+    );
+    assert_eq!(server.name, "grpc");
     // A made-up method is never interned (a peer must not fill the interned names).
     assert!(matches!(
         otel_http::strings::lookup_named("", "test.echo.Missing/Call").0,
@@ -662,4 +669,63 @@ async fn malformed_and_oversized_metadata_never_break_a_call() {
     // The client layer replaced the caller's garbage with its own context; the call went through.
     assert_eq!(s.parent_span_id, c.span_context.span_id());
     assert_eq!(attr(s, "rpc.response.status_code").as_deref(), Some("OK"));
+}
+
+/// 10,000 calls to made-up methods under made-up `:authority` values: the server's metric keeps
+/// one series for them all (`rpc.method` `_OTHER`, no `server.address`), beside the served one.
+#[tokio::test]
+async fn made_up_methods_and_authorities_make_a_bounded_number_of_series() {
+    let t = Telemetry::new();
+    let addr = t.serve().await;
+    let channel = tonic::transport::Channel::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let tasks: Vec<_> = (0..8)
+        .map(|task| {
+            let channel = channel.clone();
+            tokio::spawn(async move {
+                for n in 0..1250 {
+                    let i = task * 1250 + n;
+                    let origin: http::Uri = format!("http://h{i}.example:{}", 1000 + i % 5000)
+                        .parse()
+                        .unwrap();
+                    let mut grpc = tonic::client::Grpc::with_origin(channel.clone(), origin);
+                    grpc.ready().await.unwrap();
+                    let codec = tonic_prost::ProstCodec::<EchoRequest, EchoReply>::default();
+                    let path: http::uri::PathAndQuery =
+                        format!("/made.up.Svc{i}/Call{i}").parse().unwrap();
+                    let err = grpc
+                        .unary(Request::new(request("ok")), path, codec)
+                        .await
+                        .unwrap_err();
+                    assert_eq!(err.code(), Code::Unimplemented);
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let mut client = t.client(addr, "tracecontext").await;
+    client.unary(request("ok")).await.unwrap();
+
+    let (_, points) = t.points("rpc.server.call.duration");
+    assert_eq!(points.iter().map(|(_, n)| n).sum::<f64>(), 10_001.0);
+    assert_eq!(points.len(), 2, "{points:#?}");
+    let methods: std::collections::BTreeSet<_> = points
+        .iter()
+        .map(|(a, _)| a["rpc.method"].clone())
+        .collect();
+    assert_eq!(
+        methods,
+        ["_OTHER".to_owned(), "test.echo.Echo/Unary".to_owned()].into()
+    );
+    assert!(
+        points
+            .iter()
+            .all(|(a, _)| !a.contains_key("server.address") && !a.contains_key("server.port")),
+        "{points:#?}"
+    );
 }
