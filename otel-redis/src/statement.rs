@@ -1,6 +1,9 @@
 //! `db.query.text` built from a command's arguments, safe by default, and the key pattern.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
+use std::sync::Arc;
+
+use opentelemetry::StringValue;
 
 use crate::command::{Command, Rest, Shape, is_keyword};
 
@@ -31,6 +34,59 @@ thread_local! {
 /// Scratch buffers larger than this are not kept.
 const SCRATCH_KEEP: usize = 4096;
 
+/// Slots in each thread's cache of recent statements.
+const RECENT_SLOTS: usize = 64;
+/// Statements longer than this are not cached (they rarely repeat).
+const RECENT_MAX_LEN: usize = 256;
+
+thread_local! {
+    /// Recent statements and key patterns, shared: a repeated one (a hot key, a pipeline's
+    /// shape, every statement with keys masked) costs a reference count instead of an
+    /// allocation that the exporter's thread would free (a cross-thread free makes the next
+    /// allocation here take glibc's slow path).
+    static RECENT: RefCell<Vec<Option<Arc<str>>>> = RefCell::new(vec![None; RECENT_SLOTS]);
+}
+
+/// `text` as a value: from the thread's cache when it was recently made, else made (and cached).
+fn shared(text: &str) -> StringValue {
+    if text.len() > RECENT_MAX_LEN {
+        return StringValue::from(String::from(text));
+    }
+    let slot = (hash(text.as_bytes()) as usize) % RECENT_SLOTS;
+    let cached = RECENT.try_with(|recent| {
+        let mut recent = recent.try_borrow_mut().ok()?;
+        let entry = recent.get_mut(slot)?;
+        match entry {
+            Some(hit) if &**hit == text => Some(hit.clone()),
+            _ => {
+                let made = Arc::<str>::from(text);
+                *entry = Some(made.clone());
+                Some(made)
+            }
+        }
+    });
+    match cached {
+        Ok(Some(value)) => StringValue::from(value),
+        _ => StringValue::from(String::from(text)),
+    }
+}
+
+/// A quick hash (FxHash's mixing), for the cache slot.
+fn hash(bytes: &[u8]) -> u64 {
+    const K: u64 = 0x517c_c1b7_2722_0a95;
+    let mut h = bytes.len() as u64;
+    let mut chunks = bytes.chunks_exact(8);
+    for chunk in &mut chunks {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        h = (h.rotate_left(5) ^ u64::from_le_bytes(word)).wrapping_mul(K);
+    }
+    for &b in chunks.remainder() {
+        h = (h.rotate_left(5) ^ u64::from(b)).wrapping_mul(K);
+    }
+    h ^ (h >> 29)
+}
+
 /// A statement under construction, cut at `limit` bytes (on a character boundary).
 pub(crate) struct Statement {
     pub(crate) text: String,
@@ -45,9 +101,9 @@ impl Statement {
         Statement { text, limit }
     }
 
-    /// The statement, in a string of exactly its size; the buffer goes back for the next one.
-    pub(crate) fn finish(self) -> String {
-        let out = String::from(self.text.as_str());
+    /// The statement as an attribute value; the buffer goes back for the next one.
+    pub(crate) fn finish(self) -> StringValue {
+        let out = shared(&self.text);
         let mut buffer = self.text;
         if buffer.capacity() <= SCRATCH_KEEP {
             buffer.clear();
@@ -163,7 +219,7 @@ impl Statement {
 
 /// The key with its variable parts (numbers, UUIDs, hex ids) replaced by `*`: `user:42:profile`
 /// → `user:*:profile`. At most `limit` bytes.
-pub(crate) fn key_pattern(key: &[u8], limit: usize) -> String {
+pub(crate) fn key_pattern(key: &[u8], limit: usize) -> StringValue {
     let mut out = Statement::new(limit);
     let mut segment_start = 0;
     for (i, &b) in key.iter().enumerate() {
@@ -354,8 +410,22 @@ mod tests {
     }
 
     #[test]
+    fn repeated_statements_share_one_string() {
+        let a = shared("GET user:42");
+        let b = shared("GET user:42");
+        assert_eq!(a, b);
+        // A different statement in the same slot replaces it, and is still itself.
+        for i in 0..1000 {
+            let text = format!("GET user:{i}");
+            assert_eq!(shared(&text).as_str(), text);
+        }
+        let long = "x".repeat(RECENT_MAX_LEN + 1);
+        assert_eq!(shared(&long).as_str(), long);
+    }
+
+    #[test]
     fn key_patterns_hide_ids() {
-        let p = |k: &str| key_pattern(k.as_bytes(), 256);
+        let p = |k: &str| key_pattern(k.as_bytes(), 256).to_string();
         assert_eq!(p("user:42:profile"), "user:*:profile");
         assert_eq!(
             p("session:4bf92f35-77b3-4da6-a3ce-929d0e0e4736"),
@@ -365,7 +435,7 @@ mod tests {
         assert_eq!(p("order-123_v2"), "order-*_v2");
         assert_eq!(p("cache:deadbeef"), "cache:deadbeef");
         assert_eq!(p("plain"), "plain");
-        assert_eq!(key_pattern(&[0xff, b':', b'1'], 256), "\u{FFFD}:*");
-        assert_eq!(key_pattern(&[b'a'; 1000], 16).len(), 16);
+        assert_eq!(key_pattern(&[0xff, b':', b'1'], 256).as_str(), "\u{FFFD}:*");
+        assert_eq!(key_pattern(&[b'a'; 1000], 16).as_str().len(), 16);
     }
 }

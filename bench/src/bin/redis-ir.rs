@@ -6,7 +6,8 @@
 //! operation, through the global tracer: the least any wrapper on the OpenTelemetry API does),
 //! `ours` (`otel_redis::TracedConnection`, traces with sanitized statements, no metrics),
 //! `ours-metrics` (traces and metrics). Operations: `get`, `set`, `pipeline10` (five `SET`s and
-//! five `GET`s in one pipeline). SDK providers export to exporters that discard; every 128
+//! five `GET`s in one pipeline), `get1024keys` (`GET` of 1,024 keys in turn, so that no statement
+//! repeats). SDK providers export to exporters that discard; every 128
 //! operations the driver sleeps 1 ms so the batch span processor's thread can drain.
 //! `scripts/callgrind-redis.sh` runs two counts per variant and divides the difference.
 //!
@@ -23,8 +24,8 @@ use redis::aio::{ConnectionLike, MultiplexedConnection};
 use redis::{Cmd, Pipeline, RedisFuture, Value};
 
 const CONNECTIONS: [&str; 4] = ["bare", "floor", "ours", "ours-metrics"];
-const OPERATIONS: [&str; 3] = ["get", "set", "pipeline10"];
-const VARIANTS: [&str; 12] = [
+const OPERATIONS: [&str; 4] = ["get", "set", "pipeline10", "get1024keys"];
+const VARIANTS: [&str; 16] = [
     "bare-get",
     "floor-get",
     "ours-get",
@@ -37,6 +38,10 @@ const VARIANTS: [&str; 12] = [
     "floor-pipeline10",
     "ours-pipeline10",
     "ours-metrics-pipeline10",
+    "bare-get1024keys",
+    "floor-get1024keys",
+    "ours-get1024keys",
+    "ours-metrics-get1024keys",
 ];
 
 /// The floor: one attribute-less CLIENT span per operation, under the current context.
@@ -91,6 +96,8 @@ impl<C: ConnectionLike + Send> ConnectionLike for Floor<C> {
 enum Operation {
     Command(Cmd),
     Pipeline(Pipeline),
+    /// `GET` of 1,024 keys in turn: no statement repeats within the statement cache's reach.
+    Commands(Vec<Cmd>, std::cell::Cell<usize>),
 }
 
 impl Operation {
@@ -110,12 +117,24 @@ impl Operation {
                 }
                 Operation::Pipeline(pipe)
             }
+            "get1024keys" => Operation::Commands(
+                (0..1024)
+                    .map(|i| redis::cmd("GET").arg(format!("user:{i}")).clone())
+                    .collect(),
+                std::cell::Cell::new(0),
+            ),
             _ => return None,
         })
     }
 
     async fn run(&self, con: &mut impl ConnectionLike) {
         match self {
+            Operation::Commands(cmds, next) => {
+                let i = next.get();
+                next.set((i + 1) % cmds.len());
+                let value: Value = cmds[i].query_async(con).await.expect("reply");
+                std::hint::black_box(value);
+            }
             Operation::Command(cmd) => {
                 let value: Value = cmd.query_async(con).await.expect("reply");
                 std::hint::black_box(value);
