@@ -1,7 +1,7 @@
 //! Start-up cost of `otel_init::init()`: the time `init` takes, and the time from process start
 //! to the first HTTP request served, beside the same server without telemetry.
 //!
-//! `cargo run -p otel-init --example startup -- <baseline|none|console|http|http-traces-only|grpc>`; run it several
+//! `cargo run -p otel-init --example startup -- <baseline|none|console|http|http-unshared|http-traces-only|grpc>`; run it several
 //! times (each run is a fresh process, so thread and runtime start-up are counted) and take the
 //! median. The collector is absent on purpose: start-up must not wait for it.
 
@@ -36,6 +36,19 @@ fn main() {
                     .otlp_endpoint(format!("http://{closed}"))
                     .exporters(Signal::Metrics, [])
                     .exporters(Signal::Logs, [])
+                    .shutdown_timeout(Duration::from_millis(200))
+                    .build(),
+            ),
+            // Three different timeouts: no shared HTTP client, one per signal as
+            // opentelemetry-otlp builds them.
+            "http-unshared" => Some(
+                otel_init::builder()
+                    .env_vars([
+                        ("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "10000"),
+                        ("OTEL_EXPORTER_OTLP_METRICS_TIMEOUT", "10001"),
+                        ("OTEL_EXPORTER_OTLP_LOGS_TIMEOUT", "10002"),
+                    ])
+                    .otlp_endpoint(format!("http://{closed}"))
                     .shutdown_timeout(Duration::from_millis(200))
                     .build(),
             ),

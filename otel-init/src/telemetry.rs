@@ -129,6 +129,20 @@ fn build_providers(t: &mut Telemetry, warnings: &mut Vec<ConfigWarning>) {
         }
     }
     let _entered = t.runtime.as_ref().map(|runtime| runtime.enter());
+    // Shared when two signals or more export over HTTP with the same timeout; else each
+    // exporter builds its own (no client is built when none is needed).
+    let http_timeouts: Vec<Duration> = Signal::ALL
+        .iter()
+        .filter(|&&signal| {
+            s.exporters(signal).contains(&Exporter::Otlp)
+                && s.otlp(signal).protocol == Protocol::HttpProtobuf
+        })
+        .map(|&signal| effective_timeout(s, signal))
+        .collect();
+    let http_client = http_timeouts
+        .iter()
+        .find(|t| http_timeouts.iter().filter(|u| u == t).count() > 1)
+        .and_then(|&timeout| SharedHttpClient::build(timeout));
 
     // Traces.
     let mut traces = SdkTracerProvider::builder()
@@ -136,12 +150,13 @@ fn build_providers(t: &mut Telemetry, warnings: &mut Vec<ConfigWarning>) {
         .with_sampler(s.sampler.clone());
     for exporter in s.exporters(Signal::Traces) {
         match exporter {
-            Exporter::Otlp => match span_exporter(&OtlpSettings {
-                // The SDK's batch processor thread has no export timeout of its own, so
-                // OTEL_BSP_EXPORT_TIMEOUT bounds the exporter's.
-                timeout: s.otlp(Signal::Traces).timeout.min(s.batch.export_timeout),
-                ..s.otlp(Signal::Traces).clone()
-            }) {
+            Exporter::Otlp => match span_exporter(
+                &OtlpSettings {
+                    timeout: effective_timeout(s, Signal::Traces),
+                    ..s.otlp(Signal::Traces).clone()
+                },
+                http_client.as_ref(),
+            ) {
                 Ok(exporter) => {
                     let batch = BatchConfigBuilder::default()
                         .with_scheduled_delay(s.batch.schedule_delay)
@@ -169,12 +184,13 @@ fn build_providers(t: &mut Telemetry, warnings: &mut Vec<ConfigWarning>) {
     let mut metrics = SdkMeterProvider::builder().with_resource(s.resource.clone());
     for exporter in s.exporters(Signal::Metrics) {
         match exporter {
-            Exporter::Otlp => match metric_exporter(&OtlpSettings {
-                // The SDK's periodic reader thread has no export timeout of its own, so
-                // OTEL_METRIC_EXPORT_TIMEOUT bounds the exporter's.
-                timeout: s.otlp(Signal::Metrics).timeout.min(s.metric_export_timeout),
-                ..s.otlp(Signal::Metrics).clone()
-            }) {
+            Exporter::Otlp => match metric_exporter(
+                &OtlpSettings {
+                    timeout: effective_timeout(s, Signal::Metrics),
+                    ..s.otlp(Signal::Metrics).clone()
+                },
+                http_client.as_ref(),
+            ) {
                 Ok(exporter) => {
                     metrics = metrics.with_reader(
                         PeriodicReader::builder(exporter)
@@ -215,11 +231,13 @@ fn build_providers(t: &mut Telemetry, warnings: &mut Vec<ConfigWarning>) {
         let mut logs = SdkLoggerProvider::builder().with_resource(s.resource.clone());
         for exporter in s.exporters(Signal::Logs) {
             match exporter {
-                Exporter::Otlp => match log_exporter(&OtlpSettings {
-                    // As for spans: OTEL_BLRP_EXPORT_TIMEOUT bounds the exporter's timeout.
-                    timeout: s.otlp(Signal::Logs).timeout.min(s.log_batch.export_timeout),
-                    ..s.otlp(Signal::Logs).clone()
-                }) {
+                Exporter::Otlp => match log_exporter(
+                    &OtlpSettings {
+                        timeout: effective_timeout(s, Signal::Logs),
+                        ..s.otlp(Signal::Logs).clone()
+                    },
+                    http_client.as_ref(),
+                ) {
                     Ok(exporter) => {
                         let batch = opentelemetry_sdk::logs::BatchConfigBuilder::default()
                             .with_scheduled_delay(s.log_batch.schedule_delay)
@@ -253,6 +271,19 @@ fn build_providers(t: &mut Telemetry, warnings: &mut Vec<ConfigWarning>) {
     t.logger_provider = logs;
 }
 
+/// The OTLP timeout of `signal`, bounded by its processor's export timeout: the SDK's batch
+/// processors and periodic reader run on threads with no export timeout of their own, so
+/// `OTEL_BSP_EXPORT_TIMEOUT`, `OTEL_METRIC_EXPORT_TIMEOUT` and `OTEL_BLRP_EXPORT_TIMEOUT` bound
+/// the exporter's.
+fn effective_timeout(s: &Settings, signal: Signal) -> Duration {
+    let processor = match signal {
+        Signal::Traces => s.batch.export_timeout,
+        Signal::Metrics => s.metric_export_timeout,
+        Signal::Logs => s.log_batch.export_timeout,
+    };
+    s.otlp(signal).timeout.min(processor)
+}
+
 fn exporter_failed(signal: Signal, error: &dyn fmt::Display) -> ConfigWarning {
     ConfigWarning::new(
         signal.exporter_variable(),
@@ -265,7 +296,10 @@ fn exporter_failed(signal: Signal, error: &dyn fmt::Display) -> ConfigWarning {
 /// One OTLP exporter builder chain for each signal's exporter type.
 macro_rules! otlp_exporter {
     ($name:ident, $exporter:ty) => {
-        fn $name(o: &OtlpSettings) -> Result<$exporter, opentelemetry_otlp::ExporterBuildError> {
+        fn $name(
+            o: &OtlpSettings,
+            http_client: Option<&SharedHttpClient>,
+        ) -> Result<$exporter, opentelemetry_otlp::ExporterBuildError> {
             match o.protocol {
                 Protocol::Grpc => {
                     let mut builder = <$exporter>::builder().with_tonic().with_timeout(o.timeout);
@@ -285,6 +319,9 @@ macro_rules! otlp_exporter {
                     if let Some(endpoint) = &o.endpoint {
                         builder = builder.with_endpoint(endpoint.clone());
                     }
+                    if let Some(client) = http_client.filter(|c| c.timeout == o.timeout) {
+                        builder = builder.with_shared_http_client(client.client.clone());
+                    }
                     if !o.headers.is_empty() {
                         builder = builder
                             .with_headers(o.headers.iter().cloned().collect::<HashMap<_, _>>());
@@ -299,6 +336,36 @@ macro_rules! otlp_exporter {
 otlp_exporter!(span_exporter, opentelemetry_otlp::SpanExporter);
 otlp_exporter!(metric_exporter, opentelemetry_otlp::MetricExporter);
 otlp_exporter!(log_exporter, opentelemetry_otlp::LogExporter);
+
+/// One blocking reqwest client for every OTLP/HTTP exporter with this timeout (the client's
+/// timeout bounds each request): `opentelemetry-otlp` would build one per signal, each with a
+/// thread and a runtime of its own, which is most of `init`'s cost.
+struct SharedHttpClient {
+    timeout: Duration,
+    client: std::sync::Arc<dyn opentelemetry_http::HttpClient>,
+}
+
+impl SharedHttpClient {
+    /// Built on a thread of its own, as `opentelemetry-otlp` does: reqwest's blocking client must
+    /// not be built inside an async context.
+    fn build(timeout: Duration) -> Option<SharedHttpClient> {
+        let client = std::thread::Builder::new()
+            .name("otel-init-http-client".into())
+            .spawn(move || {
+                reqwest::blocking::Client::builder()
+                    .timeout(timeout)
+                    .build()
+            })
+            .ok()?
+            .join()
+            .ok()?
+            .ok()?;
+        Some(SharedHttpClient {
+            timeout,
+            client: std::sync::Arc::new(client),
+        })
+    }
+}
 
 fn metadata(
     headers: &[(String, String)],
