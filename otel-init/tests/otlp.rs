@@ -316,3 +316,35 @@ fn otlp_headers_from_code_reach_the_collector_and_bad_ones_are_reported() {
     let span = telemetry.tracer_provider().unwrap().tracer("t").start("s");
     assert!(span.span_context().is_valid());
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn invalid_endpoint_inside_async_code_is_warnings_not_a_panic() {
+    for protocol in [Protocol::Grpc, Protocol::HttpProtobuf] {
+        let telemetry = otel_init::builder()
+            .otlp_protocol(protocol)
+            .otlp_endpoint("http://[not a host")
+            .install_globals(false)
+            .build();
+        let variables: Vec<&str> = telemetry
+            .warnings()
+            .iter()
+            .map(|w| w.variable.as_str())
+            .collect();
+        assert_eq!(
+            variables,
+            [
+                "OTEL_TRACES_EXPORTER",
+                "OTEL_METRICS_EXPORTER",
+                "OTEL_LOGS_EXPORTER"
+            ],
+            "{protocol:?}: {:?}",
+            telemetry.warnings()
+        );
+        assert!(telemetry.warnings()[0].problem.contains("endpoint"));
+        // The application still gets working providers (ids, no export).
+        let span = telemetry.tracer_provider().unwrap().tracer("t").start("s");
+        assert!(span.span_context().is_valid());
+        drop(span);
+        drop(telemetry); // inside async code: must not panic
+    }
+}
