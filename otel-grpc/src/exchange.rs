@@ -107,7 +107,9 @@ impl RpcExchange {
         let mode = mode();
         let head = RequestHead::of(req);
         let (parent, link) = if client {
-            (Context::current(), None)
+            // A context the caller put in the request, else the current one (as HTTP clients).
+            let parent = req.extensions().get::<Context>().cloned();
+            (parent.unwrap_or_else(Context::current), None)
         } else {
             options.incoming_context(&head)
         };

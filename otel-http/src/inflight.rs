@@ -66,14 +66,13 @@ fn forwarded(headers: &HeaderMap) -> (Option<&str>, Option<&str>, Option<&str>) 
         let first = forwarded.split(',').next().unwrap_or_default();
         for pair in first.split(';') {
             if let Some((k, v)) = pair.trim().split_once('=') {
-                let v = v.trim_matches('"');
-                match k.to_ascii_lowercase().as_str() {
-                    "for" => {
-                        client = Some(v.trim_start_matches('[').split(']').next().unwrap_or(v))
-                    }
-                    "host" => host = Some(v),
-                    "proto" => proto = Some(v),
-                    _ => {}
+                let v = v.trim().trim_matches('"');
+                if k.trim().eq_ignore_ascii_case("for") {
+                    client = forwarded_node(v);
+                } else if k.trim().eq_ignore_ascii_case("host") {
+                    host = Some(v).filter(|v| !v.is_empty());
+                } else if k.trim().eq_ignore_ascii_case("proto") {
+                    proto = Some(v);
                 }
             }
         }
@@ -82,11 +81,40 @@ fn forwarded(headers: &HeaderMap) -> (Option<&str>, Option<&str>, Option<&str>) 
     client = client.or_else(|| {
         header("x-forwarded-for")
             .and_then(|v| v.split(',').next())
-            .map(str::trim)
+            .and_then(|v| forwarded_node(v.trim()))
     });
     host = host.or_else(|| header("x-forwarded-host"));
     proto = proto.or_else(|| header("x-forwarded-proto"));
     (client, host, proto)
+}
+
+/// The address of a `Forwarded: for=` node (RFC 7239, section 6) or an `X-Forwarded-For` entry,
+/// without its port: `192.0.2.43:4711` and `[2001:db8::1]:4711` give the IP, a bare IPv6 address
+/// stays whole, an obfuscated identifier (`_hidden`) is kept; `unknown` and anything else (a
+/// hostile header) give nothing.
+fn forwarded_node(node: &str) -> Option<&str> {
+    let address = if let Some(rest) = node.strip_prefix('[') {
+        let (v6, _) = rest.split_once(']')?;
+        v6.parse::<std::net::Ipv6Addr>().ok()?;
+        return Some(v6);
+    } else if node.parse::<std::net::IpAddr>().is_ok() {
+        node
+    } else {
+        match node.split_once(':') {
+            Some((v4, _)) if v4.parse::<std::net::Ipv4Addr>().is_ok() => v4,
+            _ => node,
+        }
+    };
+    if address.parse::<std::net::IpAddr>().is_ok() {
+        return Some(address);
+    }
+    let obfuscated = address.len() > 1
+        && address.len() <= 64
+        && address.starts_with('_')
+        && address
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+    obfuscated.then_some(address)
 }
 
 fn scheme_of(proto: &str) -> &'static str {
@@ -110,8 +138,11 @@ impl HttpExchange {
         } else {
             (None, None, None)
         };
+        // Trusted proxies first, then the request itself (HTTP/2 `:scheme`, absolute-form
+        // targets), then what the layer was told of its connections.
         let scheme = match (fwd_proto, req.uri().scheme_str()) {
             (Some(proto), _) | (None, Some(proto)) => scheme_of(proto),
+            (None, None) if options.https => "https",
             (None, None) => "http",
         };
         // The name and route value, interned and shared with earlier requests; looked up only
@@ -220,7 +251,13 @@ impl HttpExchange {
     /// Starts a client request: the CLIENT span, and its context injected into the request.
     pub(crate) fn client<B>(options: &Arc<Options>, req: &mut Request<B>) -> HttpExchange {
         let head = RequestHead::of(req);
-        let parent = Context::current();
+        // A context the caller put in the request (one carried across a spawned task), else
+        // the current one.
+        let parent = req
+            .extensions()
+            .get::<Context>()
+            .cloned()
+            .unwrap_or_else(Context::current);
         let (method, method_original) = options.known_methods.method(req.method());
         let address =
             options
@@ -569,5 +606,75 @@ fn span_name(
     match route {
         Some(route) => strings::named(method, route).0,
         None => method.into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forwarded_nodes_without_ports() {
+        for (node, expected) in [
+            ("192.0.2.43", Some("192.0.2.43")),
+            ("192.0.2.43:4711", Some("192.0.2.43")),
+            ("[2001:db8::1]:4711", Some("2001:db8::1")),
+            ("[2001:db8::1]", Some("2001:db8::1")),
+            ("2001:db8::1", Some("2001:db8::1")),
+            ("_hidden", Some("_hidden")),
+            ("_a.b-c_1:80", None),
+            ("unknown", None),
+            ("", None),
+            ("[", None),
+            ("[not-an-ip]:1", None),
+            ("<script>", None),
+            ("1.2.3.4.5", None),
+            ("example.com:80", None),
+        ] {
+            assert_eq!(forwarded_node(node), expected, "{node:?}");
+        }
+    }
+
+    #[test]
+    fn forwarded_headers() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            http::header::FORWARDED,
+            r#"For="[2001:db8:cafe::17]:4711";proto=https;host=api.example.com, for=10.0.0.1"#
+                .parse()
+                .unwrap(),
+        );
+        assert_eq!(
+            forwarded(&headers),
+            (
+                Some("2001:db8:cafe::17"),
+                Some("api.example.com"),
+                Some("https")
+            )
+        );
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            "x-forwarded-for",
+            " 203.0.113.7:1234 , 10.0.0.1".parse().unwrap(),
+        );
+        assert_eq!(forwarded(&headers).0, Some("203.0.113.7"));
+        headers.insert(http::header::FORWARDED, "for=garbage;by=x".parse().unwrap());
+        // A hostile `for=` gives nothing of its own; `X-Forwarded-For` still speaks.
+        assert_eq!(forwarded(&headers).0, Some("203.0.113.7"));
+    }
+
+    proptest::proptest! {
+        /// Any header text: no panic, and any address found is part of the input.
+        #[test]
+        fn forwarded_of_anything(value in ".{0,80}|(for=[\\[\\]0-9a-f:._\"]{0,30};?){0,3}") {
+            let mut headers = HeaderMap::new();
+            if let Ok(value) = http::HeaderValue::from_str(&value) {
+                headers.insert(http::header::FORWARDED, value.clone());
+                headers.insert("x-forwarded-for", value);
+                if let Some(client) = forwarded(&headers).0 {
+                    proptest::prop_assert!(client.parse::<std::net::IpAddr>().is_ok() || client.starts_with('_'));
+                }
+            }
+        }
     }
 }

@@ -175,6 +175,7 @@ pub struct Options {
     pub(crate) trust_forwarded: bool,
     pub(crate) server_address: Option<(String, Option<u16>)>,
     pub(crate) known_methods: KnownMethods,
+    pub(crate) https: bool,
 }
 
 impl Clone for Options {
@@ -198,6 +199,7 @@ impl Clone for Options {
             trust_forwarded: self.trust_forwarded,
             server_address: self.server_address.clone(),
             known_methods: self.known_methods.clone(),
+            https: self.https,
         }
     }
 }
@@ -229,6 +231,7 @@ impl Options {
             trust_forwarded: false,
             server_address: None,
             known_methods: KnownMethods::from_env(),
+            https: false,
         }
     }
 
@@ -399,6 +402,11 @@ impl OtelLayer<Server> {
 
 impl OtelLayer<Client> {
     /// A layer for HTTP clients: CLIENT spans, context injected, `http.client.*` metrics.
+    ///
+    /// A CLIENT span's parent is the [`Context`] in the request's extensions when there is one,
+    /// else [`Context::current`]. A task started with `tokio::spawn` does not inherit the current
+    /// context: run it with `opentelemetry::context::FutureExt::with_current_context`, or put the
+    /// context in the request (`req.extensions_mut().insert(cx)`), and its calls stay in the trace.
     pub fn client() -> Self {
         Self::new()
     }
@@ -549,6 +557,14 @@ impl<K: Kind> OtelLayer<K> {
     pub fn known_methods<S: AsRef<str>>(self, methods: impl IntoIterator<Item = S>) -> Self {
         let known = KnownMethods::new(methods);
         self.with(|o| o.known_methods = known)
+    }
+
+    /// Tells a server layer that its connections are TLS: `url.scheme` is `https` unless the
+    /// request says otherwise (an HTTP/2 `:scheme`, an absolute-form target, or, when trusted,
+    /// `Forwarded: proto=` / `X-Forwarded-Proto`). HTTP/1.1 requests do not carry their scheme,
+    /// so a server behind a TLS acceptor says so here.
+    pub fn https(self, https: bool) -> Self {
+        self.with(|o| o.https = https)
     }
 
     /// Reads `server.address` and `client.address` from `Forwarded` / `X-Forwarded-*` (servers).

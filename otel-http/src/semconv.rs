@@ -285,7 +285,14 @@ pub(crate) fn url_full(uri: &Uri, headers: &HeaderMap, sensitive: &[Cow<'static,
     let mut url = String::with_capacity(scheme.len() + host.len() + uri.path().len() + 16);
     url.push_str(scheme);
     url.push_str("://");
-    url.push_str(host);
+    if host.contains(':') && !host.starts_with('[') {
+        // An IPv6 literal, from the `Host` header's split: bracketed again.
+        url.push('[');
+        url.push_str(host);
+        url.push(']');
+    } else {
+        url.push_str(host);
+    }
     if let Some(port) = port {
         url.push(':');
         url.push_str(&port.to_string());
@@ -439,6 +446,15 @@ mod tests {
             url_full(&uri, &HeaderMap::new(), &sensitive),
             "https://api.example.com:8443/v1/items?sig=REDACTED&q=1"
         );
+        let uri: Uri = "http://[2001:db8::1]:8080/x".parse().unwrap();
+        assert_eq!(
+            url_full(&uri, &HeaderMap::new(), &sensitive),
+            "http://[2001:db8::1]:8080/x"
+        );
+        let mut headers = HeaderMap::new();
+        headers.insert(http::header::HOST, "[::1]:9".parse().unwrap());
+        let uri: Uri = "/y".parse().unwrap();
+        assert_eq!(url_full(&uri, &headers, &sensitive), "http://[::1]:9/y");
     }
 
     #[test]

@@ -192,3 +192,33 @@ async fn a_tower_timeout_is_a_timeout() {
     let spans = t.wait_for_spans(1).await;
     assert_eq!(attr(&spans[0], "error.type").as_deref(), Some("timeout"));
 }
+
+/// A context in the request's extensions is the CLIENT span's parent, not the current one: how a
+/// call from a spawned task stays in its trace.
+#[tokio::test]
+async fn the_parent_in_the_request_extensions_wins() {
+    let t = Telemetry::new();
+    let addr = serve(app()).await;
+    let tracer = t.tracer_provider.tracer("test");
+    let parent = tracer.start("parent");
+    let cx = Context::new().with_span(parent);
+    let client = ServiceBuilder::new()
+        .layer(t.client())
+        .service(common::hyper_client());
+    let mut req = request(format!("http://{addr}/items/1"));
+    req.extensions_mut().insert(cx.clone());
+    // Spawned, and nothing current there.
+    tokio::spawn(async move {
+        let res = client.oneshot(req).await.unwrap();
+        res.into_body().collect().await.unwrap();
+    })
+    .await
+    .unwrap();
+    let spans = t.wait_for_spans(1).await;
+    let c = span(&spans, "GET");
+    assert_eq!(c.parent_span_id, cx.span().span_context().span_id());
+    assert_eq!(
+        c.span_context.trace_id(),
+        cx.span().span_context().trace_id()
+    );
+}

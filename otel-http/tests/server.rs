@@ -579,3 +579,110 @@ async fn a_sampler_that_ignores_the_parent_still_gets_the_full_span() {
     assert_eq!(attr(s, "url.path").as_deref(), Some("/users/42"));
     assert_eq!(attr(s, "http.response.status_code").as_deref(), Some("200"));
 }
+
+/// `trust_forwarded_headers`: `Forwarded` and `X-Forwarded-For` from a proxy we run give the
+/// client (without its port), the host and the scheme; hostile values give nothing of their own;
+/// without trust, neither header is read.
+#[tokio::test]
+async fn forwarded_headers_when_trusted() {
+    let t = Telemetry::new();
+    let trusted = serve(app().layer(t.server().trust_forwarded_headers(true))).await;
+    let untrusted = serve(app().layer(t.server())).await;
+    // Headers sent; client.address, url.scheme and server.address expected.
+    type Case<'a> = (&'a [(&'a str, &'a str)], Option<&'a str>, &'a str, &'a str);
+    let cases: [Case<'_>; 6] = [
+        (
+            &[(
+                "forwarded",
+                r#"for="192.0.2.43:4711";proto=https;host=api.example.com"#,
+            )],
+            Some("192.0.2.43"),
+            "https",
+            "api.example.com",
+        ),
+        (
+            &[("forwarded", r#"for="[2001:db8::1]:4711", for=10.0.0.1"#)],
+            Some("2001:db8::1"),
+            "http",
+            "127.0.0.1",
+        ),
+        (
+            &[
+                ("x-forwarded-for", "203.0.113.7, 10.0.0.1"),
+                ("x-forwarded-proto", "https"),
+            ],
+            Some("203.0.113.7"),
+            "https",
+            "127.0.0.1",
+        ),
+        // Hostile: not an address, an unclosed bracket, a script; the peer is used instead.
+        (
+            &[("forwarded", "for=<script>alert(1)</script>")],
+            None,
+            "http",
+            "127.0.0.1",
+        ),
+        (
+            &[("forwarded", "for=\"[2001:db8::1\"")],
+            None,
+            "http",
+            "127.0.0.1",
+        ),
+        (
+            &[("x-forwarded-for", "; DROP TABLE users")],
+            None,
+            "http",
+            "127.0.0.1",
+        ),
+    ];
+    for (headers, client, scheme, host) in cases {
+        t.spans.reset();
+        send("GET", format!("http://{trusted}/users/1"), headers).await;
+        let spans = t.wait_for_spans(1).await;
+        let s = &spans[0];
+        let expected_client = client.unwrap_or("127.0.0.1");
+        assert_eq!(
+            attr(s, "client.address").as_deref(),
+            Some(expected_client),
+            "{headers:?}"
+        );
+        assert_eq!(
+            attr(s, "url.scheme").as_deref(),
+            Some(scheme),
+            "{headers:?}"
+        );
+        assert_eq!(
+            attr(s, "server.address").as_deref(),
+            Some(host),
+            "{headers:?}"
+        );
+        // The peer is still the connection's.
+        assert_eq!(
+            attr(s, "network.peer.address").as_deref(),
+            Some("127.0.0.1")
+        );
+        if client.is_some() {
+            assert_eq!(attr(s, "client.port"), None, "{headers:?}");
+        }
+
+        t.spans.reset();
+        send("GET", format!("http://{untrusted}/users/1"), headers).await;
+        let spans = t.wait_for_spans(1).await;
+        assert_eq!(
+            attr(&spans[0], "client.address").as_deref(),
+            Some("127.0.0.1")
+        );
+        assert_eq!(attr(&spans[0], "url.scheme").as_deref(), Some("http"));
+    }
+}
+
+#[tokio::test]
+async fn https_servers_say_so() {
+    let t = Telemetry::new();
+    let addr = serve(app().layer(t.server().https(true))).await;
+    send("GET", format!("http://{addr}/users/1"), &[]).await;
+    let spans = t.wait_for_spans(1).await;
+    assert_eq!(attr(&spans[0], "url.scheme").as_deref(), Some("https"));
+    let (_, points) = t.points("http.server.request.duration");
+    assert_eq!(points[0].0["url.scheme"], "https");
+}
