@@ -779,3 +779,82 @@ async fn threaded_and_base_producers_end_spans_with_their_delivery_reports() {
         })
         .unwrap();
 }
+
+#[tokio::test]
+async fn unsampled_parents_hooks_and_the_key_switch() {
+    use opentelemetry::trace::{SpanContext, SpanId, TraceFlags, TraceId, TraceState};
+
+    let (_cluster, brokers) = cluster(&["switches"]);
+    let telemetry = Telemetry::new();
+    let options = telemetry
+        .options()
+        .record_message_key(false)
+        .on_send(|span, head| {
+            span.set_attribute(KeyValue::new("app.topic.seen", head.topic.to_owned()))
+        })
+        .on_process(|span, head| {
+            span.set_attribute(KeyValue::new("app.offset.seen", head.offset.unwrap_or(-1)))
+        });
+    let producer = producer(&brokers, options.clone());
+    let consumer = consumer(&brokers, "switches", options);
+
+    // Under a parent that was not sampled: no span, but its context travels (flags 00).
+    let unsampled = Context::new().with_remote_span_context(SpanContext::new(
+        TraceId::from(0x1234),
+        SpanId::from(0x5678),
+        TraceFlags::default(),
+        true,
+        TraceState::default(),
+    ));
+    let sent = {
+        let _parent = unsampled.attach();
+        producer.send(
+            FutureRecord::to("switches").key("user-7").payload("a"),
+            NO_WAIT,
+        )
+    };
+    within("unsampled", sent).await.unwrap();
+    within(
+        "sampled",
+        producer.send(
+            FutureRecord::to("switches").key("user-7").payload("b"),
+            NO_WAIT,
+        ),
+    )
+    .await
+    .unwrap();
+
+    let first = within("recv", consumer.recv()).await.unwrap();
+    let traceparent = first
+        .headers()
+        .and_then(|h| h.iter().find(|h| h.key == "traceparent"))
+        .and_then(|h| h.value)
+        .map(|v| String::from_utf8_lossy(v).into_owned())
+        .expect("traceparent");
+    assert!(traceparent.starts_with("00-00000000000000000000000000001234-"));
+    assert!(traceparent.ends_with("-00"));
+    consumer
+        .process(&first, |cx| {
+            assert!(!cx.span().span_context().is_sampled());
+            assert_eq!(cx.span().span_context().trace_id(), TraceId::from(0x1234));
+            Ok::<_, std::io::Error>(())
+        })
+        .unwrap();
+    let second = within("recv", consumer.recv()).await.unwrap();
+    consumer
+        .process(&second, |_| Ok::<_, std::io::Error>(()))
+        .unwrap();
+
+    let spans = telemetry.spans();
+    assert_eq!(
+        spans.len(),
+        2,
+        "only the sampled record's spans: {spans:#?}"
+    );
+    let send = span(&spans, "send switches");
+    let process = span(&spans, "process switches");
+    assert_eq!(attr(send, "messaging.kafka.message.key"), None);
+    assert_eq!(attr(process, "messaging.kafka.message.key"), None);
+    assert_eq!(attr(send, "app.topic.seen").as_deref(), Some("switches"));
+    assert_eq!(attr(process, "app.offset.seen").as_deref(), Some("1"));
+}
