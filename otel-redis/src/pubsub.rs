@@ -175,4 +175,31 @@ mod tests {
         assert_eq!(open(&sealed).fields.keys(), vec!["ok"]);
         assert_eq!(open(&seal(&many, b"p")).fields.keys().len(), MAX_FIELDS);
     }
+
+    proptest::proptest! {
+        #[test]
+        fn any_bytes_open_without_panic(tail in proptest::collection::vec(proptest::num::u8::ANY, 0..200), magic in proptest::bool::ANY) {
+            let message = if magic { [&MAGIC[..], &tail].concat() } else { tail };
+            let opened = open(&message);
+            proptest::prop_assert!(opened.payload.len() <= message.len());
+            proptest::prop_assert!(message.ends_with(opened.payload));
+            if opened.fields.keys().is_empty() && !message.starts_with(MAGIC) {
+                proptest::prop_assert_eq!(opened.payload, &message[..]);
+            }
+        }
+
+        #[test]
+        fn sealed_fields_and_payload_come_back(
+            fields in proptest::collection::vec(("[a-z-]{1,20}", "[ -~]{0,60}"), 0..10),
+            payload in proptest::collection::vec(proptest::num::u8::ANY, 0..100),
+        ) {
+            let sealed = seal(&fields, &payload);
+            let opened = open(&sealed);
+            proptest::prop_assert_eq!(opened.payload, &payload[..]);
+            proptest::prop_assert_eq!(opened.fields.keys().len(), fields.len());
+            for (k, _) in &fields {
+                proptest::prop_assert!(opened.fields.get(k).is_some());
+            }
+        }
+    }
 }

@@ -93,4 +93,25 @@ mod tests {
             assert_eq!(commands(bad).count(), 0, "{bad:?}");
         }
     }
+
+    proptest::proptest! {
+        #[test]
+        fn any_bytes_read_without_panic(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..200)) {
+            for command in commands(&bytes) {
+                proptest::prop_assert!(command.iter().all(|arg| arg.len() <= bytes.len()));
+            }
+        }
+
+        #[test]
+        fn packed_commands_read_back(args in proptest::collection::vec(proptest::collection::vec(proptest::num::u8::ANY, 0..20), 1..6)) {
+            let mut cmd = redis::Cmd::new();
+            for arg in &args {
+                cmd.arg(arg.as_slice());
+            }
+            let packed = cmd.get_packed_command();
+            let read: Vec<_> = commands(&packed).collect();
+            proptest::prop_assert_eq!(read.len(), 1);
+            proptest::prop_assert_eq!(read[0].iter().map(|a| a.to_vec()).collect::<Vec<_>>(), args);
+        }
+    }
 }

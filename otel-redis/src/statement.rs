@@ -438,4 +438,32 @@ mod tests {
         assert_eq!(key_pattern(&[0xff, b':', b'1'], 256).as_str(), "\u{FFFD}:*");
         assert_eq!(key_pattern(&[b'a'; 1000], 16).as_str().len(), 16);
     }
+
+    proptest::proptest! {
+        #[test]
+        fn any_arguments_give_a_bounded_statement(
+            args in proptest::collection::vec(proptest::collection::vec(proptest::num::u8::ANY, 0..40), 1..12),
+            limit in 0usize..200,
+            masked in proptest::bool::ANY,
+        ) {
+            let mode = if masked { QueryText::KeysMasked } else { QueryText::Sanitized };
+            let command = lookup(&args[0]);
+            let mut s = Statement::new(limit);
+            s.push_command(mode, command.map_or("X", |c| c.name), command, args[1..].iter().map(Vec::as_slice));
+            proptest::prop_assert!(s.text.len() <= limit);
+            let pattern = key_pattern(&args[0], limit);
+            proptest::prop_assert!(pattern.as_str().len() <= limit);
+        }
+
+        #[test]
+        fn credentials_never_show_whatever_follows(
+            name in proptest::sample::select(vec!["AUTH", "auth", "HELLO", "MIGRATE"]),
+            args in proptest::collection::vec("[a-z0-9]{1,12}", 0..8),
+        ) {
+            let command = lookup(name.as_bytes());
+            let mut s = Statement::new(1024);
+            s.push_command(QueryText::Sanitized, command.map_or("?", |c| c.name), command, args.iter().map(|a| a.as_bytes()));
+            proptest::prop_assert_eq!(s.text, name.to_ascii_uppercase());
+        }
+    }
 }

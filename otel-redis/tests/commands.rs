@@ -663,3 +663,25 @@ fn sync_connections_are_traced_too() {
         Some(server.port.to_string())
     );
 }
+
+#[tokio::test]
+async fn connection_managers_are_wrapped_the_same_way() {
+    let server = RedisServer::start();
+    let telemetry = Telemetry::new();
+    let manager = redis::aio::ConnectionManager::new(server.client())
+        .await
+        .unwrap();
+    let mut con = telemetry.options(server.port).wrap(manager);
+    let _: () = con.set("k", "v").await.unwrap();
+    let (v,): (String,) = redis::pipe().get("k").query_async(&mut con).await.unwrap();
+    assert_eq!(v, "v");
+    let spans = telemetry.spans();
+    assert_eq!(
+        attr(span(&spans, "SET"), semconv::DB_QUERY_TEXT).as_deref(),
+        Some("SET k ?")
+    );
+    assert_eq!(
+        attr(span(&spans, "GET"), semconv::DB_QUERY_TEXT).as_deref(),
+        Some("GET k")
+    );
+}
