@@ -28,7 +28,7 @@ pub const DEFAULT_MAX_QUERY_TEXT_LEN: usize = 1024;
 thread_local! {
     /// The buffer statements are built in, reused: each statement then costs one allocation of
     /// exactly its size.
-    static SCRATCH: Cell<String> = const { Cell::new(String::new()) };
+    static SCRATCH: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
 }
 
 /// Scratch buffers larger than this are not kept.
@@ -47,19 +47,20 @@ thread_local! {
     static RECENT: RefCell<Vec<Option<Arc<str>>>> = RefCell::new(vec![None; RECENT_SLOTS]);
 }
 
-/// `text` as a value: from the thread's cache when it was recently made, else made (and cached).
-fn shared(text: &str) -> StringValue {
+/// `text` (UTF-8 by construction) as a value: from the thread's cache when it was recently
+/// made, else made (and cached). A hit needs no UTF-8 check at all.
+fn shared(text: &[u8]) -> StringValue {
     if text.len() > RECENT_MAX_LEN {
-        return StringValue::from(String::from(text));
+        return StringValue::from(String::from_utf8_lossy(text).into_owned());
     }
-    let slot = (hash(text.as_bytes()) as usize) % RECENT_SLOTS;
+    let slot = (hash(text) as usize) % RECENT_SLOTS;
     let cached = RECENT.try_with(|recent| {
         let mut recent = recent.try_borrow_mut().ok()?;
         let entry = recent.get_mut(slot)?;
         match entry {
-            Some(hit) if &**hit == text => Some(hit.clone()),
+            Some(hit) if hit.as_bytes() == text => Some(hit.clone()),
             _ => {
-                let made = Arc::<str>::from(text);
+                let made = Arc::<str>::from(String::from_utf8_lossy(text).as_ref());
                 *entry = Some(made.clone());
                 Some(made)
             }
@@ -67,7 +68,7 @@ fn shared(text: &str) -> StringValue {
     });
     match cached {
         Ok(Some(value)) => StringValue::from(value),
-        _ => StringValue::from(String::from(text)),
+        _ => StringValue::from(String::from_utf8_lossy(text).into_owned()),
     }
 }
 
@@ -87,9 +88,11 @@ fn hash(bytes: &[u8]) -> u64 {
     h ^ (h >> 29)
 }
 
-/// A statement under construction, cut at `limit` bytes (on a character boundary).
+/// A statement under construction, cut at `limit` bytes (on a character boundary). The bytes are
+/// UTF-8 by construction (ASCII, or text checked piece by piece), checked once more only when a
+/// new string is made of them.
 pub(crate) struct Statement {
-    pub(crate) text: String,
+    text: Vec<u8>,
     limit: usize,
 }
 
@@ -120,25 +123,30 @@ impl Statement {
     fn push_str(&mut self, s: &str) {
         let room = self.limit.saturating_sub(self.text.len());
         if s.len() <= room {
-            self.text.push_str(s);
+            self.text.extend_from_slice(s.as_bytes());
         } else {
             let mut cut = room;
             while !s.is_char_boundary(cut) {
                 cut -= 1;
             }
-            self.text.push_str(&s[..cut]);
+            self.text.extend_from_slice(&s.as_bytes()[..cut]);
         }
     }
 
     /// Appends one ASCII character, if it fits.
     fn push_ascii(&mut self, c: u8) {
         if self.text.len() < self.limit {
-            self.text.push(char::from(c));
+            self.text.push(c);
         }
     }
 
     /// Appends bytes that may not be UTF-8: invalid sequences become U+FFFD.
     fn push_bytes(&mut self, bytes: &[u8]) {
+        if bytes.is_ascii() {
+            let room = self.limit.saturating_sub(self.text.len());
+            self.text.extend_from_slice(&bytes[..bytes.len().min(room)]);
+            return;
+        }
         if let Ok(text) = std::str::from_utf8(bytes) {
             return self.push_str(text);
         }
@@ -151,6 +159,12 @@ impl Statement {
                 self.push_str("\u{FFFD}");
             }
         }
+    }
+
+    /// The statement so far.
+    #[cfg(test)]
+    pub(crate) fn text(&self) -> &str {
+        std::str::from_utf8(&self.text).expect("UTF-8 by construction")
     }
 
     /// `; ` between the statements of a pipeline.
@@ -288,7 +302,7 @@ mod tests {
         let command = lookup(args[0]);
         let name = command.map_or("?", |c| c.name);
         s.push_command(mode, name, command, args[1..].iter().copied());
-        s.text
+        s.text().to_owned()
     }
 
     #[test]
@@ -368,7 +382,7 @@ mod tests {
             None,
             [&b"k"[..], b"$", b"{}"].into_iter(),
         );
-        assert_eq!(s.text, "JSON.SET");
+        assert_eq!(s.text(), "JSON.SET");
     }
 
     #[test]
@@ -381,7 +395,7 @@ mod tests {
             lookup(b"GET"),
             [&huge[..]].into_iter(),
         );
-        assert_eq!(s.text.len(), 64);
+        assert_eq!(s.text().len(), 64);
         let mut s = Statement::new(1024);
         s.push_command(
             QueryText::Sanitized,
@@ -389,7 +403,7 @@ mod tests {
             lookup(b"GET"),
             [&[0xff, 0xfe, b'a'][..]].into_iter(),
         );
-        assert_eq!(s.text, "GET \u{FFFD}\u{FFFD}a");
+        assert_eq!(s.text(), "GET \u{FFFD}\u{FFFD}a");
         // A cut never splits a character.
         let mut s = Statement::new(6);
         s.push_command(
@@ -398,7 +412,7 @@ mod tests {
             lookup(b"GET"),
             ["é".as_bytes()].into_iter(),
         );
-        assert_eq!(s.text, "GET é");
+        assert_eq!(s.text(), "GET é");
         let mut s = Statement::new(5);
         s.push_command(
             QueryText::Sanitized,
@@ -406,21 +420,21 @@ mod tests {
             lookup(b"GET"),
             ["é".as_bytes()].into_iter(),
         );
-        assert_eq!(s.text, "GET ");
+        assert_eq!(s.text(), "GET ");
     }
 
     #[test]
     fn repeated_statements_share_one_string() {
-        let a = shared("GET user:42");
-        let b = shared("GET user:42");
+        let a = shared(b"GET user:42");
+        let b = shared(b"GET user:42");
         assert_eq!(a, b);
         // A different statement in the same slot replaces it, and is still itself.
         for i in 0..1000 {
             let text = format!("GET user:{i}");
-            assert_eq!(shared(&text).as_str(), text);
+            assert_eq!(shared(text.as_bytes()).as_str(), text);
         }
         let long = "x".repeat(RECENT_MAX_LEN + 1);
-        assert_eq!(shared(&long).as_str(), long);
+        assert_eq!(shared(long.as_bytes()).as_str(), long);
     }
 
     #[test]
@@ -450,7 +464,7 @@ mod tests {
             let command = lookup(&args[0]);
             let mut s = Statement::new(limit);
             s.push_command(mode, command.map_or("X", |c| c.name), command, args[1..].iter().map(Vec::as_slice));
-            proptest::prop_assert!(s.text.len() <= limit);
+            proptest::prop_assert!(s.text().len() <= limit);
             let pattern = key_pattern(&args[0], limit);
             proptest::prop_assert!(pattern.as_str().len() <= limit);
         }
@@ -463,7 +477,7 @@ mod tests {
             let command = lookup(name.as_bytes());
             let mut s = Statement::new(1024);
             s.push_command(QueryText::Sanitized, command.map_or("?", |c| c.name), command, args.iter().map(|a| a.as_bytes()));
-            proptest::prop_assert_eq!(s.text, name.to_ascii_uppercase());
+            proptest::prop_assert_eq!(s.text(), name.to_ascii_uppercase());
         }
     }
 }
