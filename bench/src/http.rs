@@ -18,13 +18,15 @@ use tracing_opentelemetry::OpenTelemetrySpanExt;
 use tracing_subscriber::layer::SubscriberExt;
 
 /// The variants, plain first.
-pub const VARIANTS: [&str; 11] = [
+pub const VARIANTS: [&str; 13] = [
     "plain-axum",
     "floor-api-span",
     "floor-api-span-unsampled",
+    "floor-api-span-sampled-out",
     "floor-api-span-3-attributes",
     "ours-traces",
     "ours-traces-unsampled",
+    "ours-traces-sampled-out",
     "ours-traces-metrics",
     "ours-traces-direct-propagators",
     "tower-http-trace+tracing-opentelemetry",
@@ -67,11 +69,11 @@ pub fn router(variant: &str, tracer_provider: &SdkTracerProvider) -> Option<Rout
     let tracing_subscriber = || install_tracing_subscriber(tracer_provider);
     Some(match variant {
         "plain-axum" => routes(),
-        "floor-api-span" | "floor-api-span-unsampled" => {
+        "floor-api-span" | "floor-api-span-unsampled" | "floor-api-span-sampled-out" => {
             routes().layer(crate::floor::FloorLayer::new(false))
         }
         "floor-api-span-3-attributes" => routes().layer(crate::floor::FloorLayer::new(true)),
-        "ours-traces" | "ours-traces-unsampled" => {
+        "ours-traces" | "ours-traces-unsampled" | "ours-traces-sampled-out" => {
             routes().layer(OtelLayer::server().metrics(false))
         }
         "ours-traces-metrics" => routes().layer(OtelLayer::server()),
@@ -95,7 +97,10 @@ pub fn router(variant: &str, tracer_provider: &SdkTracerProvider) -> Option<Rout
         }
         "axum-tracing-opentelemetry" => {
             tracing_subscriber();
-            routes().layer(axum_tracing_opentelemetry::middleware::OtelAxumLayer::default())
+            // As the crate's README sets it up: the context written back into the response too.
+            routes()
+                .layer(axum_tracing_opentelemetry::middleware::OtelInResponseLayer)
+                .layer(axum_tracing_opentelemetry::middleware::OtelAxumLayer::default())
         }
         "opentelemetry-instrumentation-tower" => {
             routes().layer(opentelemetry_instrumentation_tower::http::server::Layer::new())
@@ -105,15 +110,16 @@ pub fn router(variant: &str, tracer_provider: &SdkTracerProvider) -> Option<Rout
 }
 
 /// A global `tracing` subscriber as a user of the tracing-based peers runs one: their spans (target
-/// `otel::tracing`, and tower-http's) enabled, everything else at INFO, so the HTTP/2 stack's TRACE
+/// `otel::tracing`, which the OpenTelemetry-tracing crates emit at TRACE) enabled, everything else
+/// at INFO as services run: tower-http's `TraceLayer` span is at INFO here (`make_span_with`
+/// below) and its DEBUG `on_request`/`on_response` events stay off, and the HTTP/2 stack's TRACE
 /// events do not each become span events.
 pub fn install_tracing_subscriber(tracer_provider: &SdkTracerProvider) {
     use tracing_subscriber::Layer as _;
     use tracing_subscriber::filter::Targets;
     let filter = Targets::new()
         .with_default(tracing::Level::INFO)
-        .with_target("otel::tracing", tracing::Level::TRACE)
-        .with_target("tower_http", tracing::Level::DEBUG);
+        .with_target("otel::tracing", tracing::Level::TRACE);
     let subscriber = tracing_subscriber::registry().with(
         tracing_opentelemetry::layer()
             .with_tracer(tracer_provider.tracer("bench"))
@@ -125,9 +131,18 @@ pub fn install_tracing_subscriber(tracer_provider: &SdkTracerProvider) {
 /// Global SDK providers exporting to [`Discard`], and our propagators installed globally, as an
 /// application would set them up. Returns the providers, to shut down at the end.
 pub fn install_providers() -> (SdkTracerProvider, SdkMeterProvider) {
-    let tracer_provider = SdkTracerProvider::builder()
-        .with_batch_exporter(Discard)
-        .build();
+    install_providers_for("")
+}
+
+/// [`install_providers`] for `variant`: a `-sampled-out` variant gets a sampler that records
+/// nothing (the request's sampled parent notwithstanding), as a ratio sampler does for most
+/// requests.
+pub fn install_providers_for(variant: &str) -> (SdkTracerProvider, SdkMeterProvider) {
+    let mut builder = SdkTracerProvider::builder().with_batch_exporter(Discard);
+    if variant.ends_with("sampled-out") {
+        builder = builder.with_sampler(opentelemetry_sdk::trace::Sampler::AlwaysOff);
+    }
+    let tracer_provider = builder.build();
     let meter_provider = SdkMeterProvider::builder()
         .with_reader(PeriodicReader::builder(Discard).build())
         .build();

@@ -125,7 +125,13 @@ impl RpcExchange {
                 Some("http") => Some(80),
                 _ => None,
             };
-            (strings::shared_value(host), port.or(default_port))
+            // A client's target is the application's; a server's `:authority` the caller's.
+            let host = if client {
+                strings::shared_value(host)
+            } else {
+                StringValue::from(host.to_owned())
+            };
+            (host, port.or(default_port))
         });
         // The span name and `rpc.method` are one string, shared; interned when the method
         // proves real (see `to_intern`).

@@ -206,10 +206,8 @@ impl HttpExchange {
                 None => semconv::server_address(req.uri(), req.headers()),
             };
             if let Some((host, port)) = host {
-                attributes.push(KeyValue::new(
-                    key::SERVER_ADDRESS,
-                    strings::shared_value(host),
-                ));
+                // The caller's `Host`: not cached.
+                attributes.push(KeyValue::new(key::SERVER_ADDRESS, host.to_owned()));
                 if let Some(port) = port {
                     attributes.push(KeyValue::new(key::SERVER_PORT, i64::from(port)));
                 }
@@ -223,7 +221,8 @@ impl HttpExchange {
                 .get(http::header::USER_AGENT)
                 .and_then(|v| v.to_str().ok())
             {
-                attributes.push(KeyValue::new(key::USER_AGENT, strings::shared_value(agent)));
+                // The caller's choice: not cached (see `strings`).
+                attributes.push(KeyValue::new(key::USER_AGENT, agent.to_owned()));
             }
             push_request_tail(options, req.headers(), &inflight.metrics, &mut attributes);
             attributes

@@ -25,6 +25,7 @@
 use std::borrow::Cow;
 use std::cell::RefCell;
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock, PoisonError, RwLock};
 
 use opentelemetry::StringValue;
@@ -43,22 +44,25 @@ pub const MAX_SHARED_LEN: usize = 256;
 const SETS: usize = 64;
 const WAYS: usize = 4;
 
-/// A set index from a string's length, first and last eight bytes: cheap, and every hit is
-/// confirmed by comparing the whole string.
+/// A set index from a hash over the whole string, eight bytes at a time (FxHash's mixing):
+/// names that share a long prefix and suffix (`/api/v1/{a}/items`, `/api/v1/{b}/items`) still
+/// spread. Every hit is confirmed by comparing the whole string.
 fn set_of(bytes: &[u8]) -> usize {
     const K: u64 = 0x517c_c1b7_2722_0a95;
-    let n = bytes.len();
-    let (first, last) = match (
-        bytes.get(..8),
-        n.checked_sub(8).and_then(|i| bytes.get(i..)),
-    ) {
-        (Some(first), Some(last)) => (
-            u64::from_le_bytes(first.try_into().unwrap_or_default()),
-            u64::from_le_bytes(last.try_into().unwrap_or_default()),
-        ),
-        _ => (bytes.iter().fold(0, |w, &b| (w << 8) | u64::from(b)), 0),
-    };
-    ((first ^ last.rotate_left(29) ^ n as u64).wrapping_mul(K) >> 58) as usize % SETS
+    let mix = |hash: u64, word: u64| (hash.rotate_left(5) ^ word).wrapping_mul(K);
+    let mut chunks = bytes.chunks_exact(8);
+    let mut hash = bytes.len() as u64;
+    for chunk in &mut chunks {
+        hash = mix(
+            hash,
+            u64::from_le_bytes(chunk.try_into().unwrap_or_default()),
+        );
+    }
+    let tail = chunks.remainder();
+    if !tail.is_empty() {
+        hash = mix(hash, tail.iter().fold(0, |w, &b| (w << 8) | u64::from(b)));
+    }
+    (hash >> 58) as usize % SETS
 }
 
 /// A per-thread, set-associative table; a miss replaces the set's entries in turn.
@@ -91,7 +95,9 @@ impl<T> Table<T> {
 /// take the read lock, only a new name the write lock.
 fn intern(name: &str) -> Option<&'static str> {
     static NAMES: OnceLock<RwLock<HashSet<&'static str>>> = OnceLock::new();
-    if name.len() > MAX_INTERNED_LEN {
+    // Set once the interner is full: from then on a miss takes no lock at all.
+    static FULL: AtomicBool = AtomicBool::new(false);
+    if name.len() > MAX_INTERNED_LEN || FULL.load(Ordering::Relaxed) {
         return None;
     }
     let names = NAMES.get_or_init(Default::default);
@@ -107,6 +113,7 @@ fn intern(name: &str) -> Option<&'static str> {
         return Some(interned);
     }
     if names.len() >= MAX_INTERNED_NAMES {
+        FULL.store(true, Ordering::Relaxed);
         return None;
     }
     let interned: &'static str = Box::leak(Box::from(name));
@@ -193,7 +200,9 @@ fn named_with(prefix: &'static str, value: &str, intern: bool) -> (Cow<'static, 
     }
 }
 
-/// `ip` as a shared [`StringValue`] ([`shared_value`]), formatted without a heap allocation.
+/// `ip` as a [`StringValue`], formatted without a temporary `String`: one allocation that the
+/// attributes carrying it (`client.address`, `network.peer.address`) share. Not cached: the
+/// address is the caller's.
 pub fn shared_ip(ip: std::net::IpAddr) -> StringValue {
     use std::io::Write as _;
     // The longest IPv6 text form is 45 bytes.
@@ -204,14 +213,15 @@ pub fn shared_ip(ip: std::net::IpAddr) -> StringValue {
     }
     let len = cursor.position() as usize;
     match std::str::from_utf8(&buf[..len]) {
-        Ok(text) => shared_value(text),
+        Ok(text) => StringValue::from(Arc::<str>::from(text)),
         Err(_) => StringValue::from(ip.to_string()),
     }
 }
 
 /// `value` as a [`StringValue`], sharing one allocation with the previous requests on this
-/// thread that had the same value (for attributes such as `server.address` or
-/// `user_agent.original`). Values over [`MAX_SHARED_LEN`] bytes are copied.
+/// thread that had the same value. For values the application chooses (route templates, the
+/// hosts a client calls), never for those a caller chooses (`User-Agent`, a server's `Host`):
+/// those would only evict the rest. Values over [`MAX_SHARED_LEN`] bytes are copied.
 pub fn shared_value(value: &str) -> StringValue {
     if value.len() > MAX_SHARED_LEN {
         return StringValue::from(value.to_owned());

@@ -12,12 +12,12 @@ use std::time::Duration;
 use axum::body::Body;
 use http::Request;
 use http_body_util::BodyExt;
-use otel_bench::http::{VARIANTS, install_providers, router, traceparent};
+use otel_bench::http::{VARIANTS, install_providers_for, router, traceparent};
 use tower::ServiceExt;
 
 fn main() -> ExitCode {
     otel_bench::driver_main(&VARIANTS, |variant, n| {
-        let (tracer_provider, meter_provider) = install_providers();
+        let (tracer_provider, meter_provider) = install_providers_for(variant);
         let Some(router) = router(variant, &tracer_provider) else {
             return false;
         };
