@@ -148,8 +148,9 @@ impl<C: ClientContext + 'static, R: AsyncRuntime> TracedProducer<C, R> {
         }
     }
 
-    /// [`FutureProducer::send_result`], traced. A record that could not be queued ends its span
-    /// with the error at once and comes back as it was handed in, headers included.
+    /// [`FutureProducer::send_result`], traced. A record that could not be queued (a full queue)
+    /// ends its span with the error at once and comes back with the propagation headers written;
+    /// sending it again starts a new span and replaces them.
     #[allow(clippy::result_large_err)] // The producer's own shape.
     pub fn send_result<'a, K, P>(
         &self,
@@ -159,16 +160,14 @@ impl<C: ClientContext + 'static, R: AsyncRuntime> TracedProducer<C, R> {
         K: ToBytes + ?Sized,
         P: ToBytes + ?Sized,
     {
-        let user_headers = record.headers.clone();
         let op = SendOp::start(&self.instrumentation, &mut record);
         match self.producer.send_result(record) {
             Ok(delivery) => Ok(TracedDeliveryFuture {
                 delivery,
                 op: Some(op),
             }),
-            Err((error, mut record)) => {
+            Err((error, record)) => {
                 op.finish(Err(&error));
-                record.headers = user_headers;
                 Err((error, record))
             }
         }
