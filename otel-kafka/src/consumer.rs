@@ -9,6 +9,7 @@ use std::time::Instant;
 use std::pin::Pin;
 use std::task::{Context as TaskContext, Poll};
 
+use futures_core::Stream;
 use opentelemetry::context::{FutureExt as _, WithContext};
 use opentelemetry::trace::{SpanKind, Status, TraceContextExt};
 use opentelemetry::{Context, KeyValue};
@@ -16,6 +17,7 @@ use opentelemetry_semantic_conventions::attribute as semconv;
 use otel_core::messaging::consumer_parent;
 use rdkafka::ClientConfig;
 use rdkafka::config::{FromClientConfig, FromClientConfigAndContext};
+use rdkafka::consumer::stream_consumer::MessageStream;
 use rdkafka::consumer::{BaseConsumer, ConsumerContext, StreamConsumer};
 use rdkafka::error::KafkaResult;
 use rdkafka::message::{BorrowedMessage, Message};
@@ -35,8 +37,8 @@ use crate::semconv::{
 /// message's context: by default the span is a child of the producer's context the headers carry
 /// (the trace continues across the hop) with a link to it; with
 /// [`ConsumerParent::LinkOnly`](crate::ConsumerParent::LinkOnly) it starts under the current
-/// context with the link only. [`TracedConsumer::receive`] records a batch. `recv` and `poll`
-/// count consumed messages. Every other method is the consumer's, through `Deref`.
+/// context with the link only. [`TracedConsumer::receive`] records a batch. `recv`, `stream` and
+/// `poll` count consumed messages. Every other method is the consumer's, through `Deref`.
 ///
 /// ```no_run
 /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
@@ -239,38 +241,6 @@ impl<C> TracedConsumer<C> {
             cx: current.with_span(span),
         }
     }
-
-    /// Records one receive operation: its duration, and the message delivered (or the error).
-    fn record_receive<M: Message>(
-        &self,
-        operation: &'static str,
-        started: Instant,
-        result: Option<&KafkaResult<M>>,
-    ) {
-        let Some(instruments) = self.instrumentation.instruments() else {
-            return;
-        };
-        let elapsed = started.elapsed().as_secs_f64();
-        let instrumentation = &self.instrumentation;
-        let mut attributes = Vec::with_capacity(instrumentation.metric_common.len() + 6);
-        attributes.extend_from_slice(&instrumentation.metric_common);
-        attributes.push(KeyValue::new(semconv::MESSAGING_OPERATION_NAME, operation));
-        attributes.push(KeyValue::new(semconv::MESSAGING_OPERATION_TYPE, RECEIVE));
-        attributes.extend(instrumentation.group.clone());
-        match result {
-            Some(Ok(message)) => {
-                attributes.push(destination(message.topic()));
-                attributes.push(partition_id(message.partition()));
-                instruments.operation_duration.record(elapsed, &attributes);
-                instruments.consumed_messages.add(1, &attributes);
-            }
-            Some(Err(error)) => {
-                attributes.push(KeyValue::new(semconv::ERROR_TYPE, kafka_error_type(error)));
-                instruments.operation_duration.record(elapsed, &attributes);
-            }
-            None => instruments.operation_duration.record(elapsed, &attributes),
-        }
-    }
 }
 
 impl<C: ConsumerContext + 'static, R> TracedConsumer<StreamConsumer<C, R>> {
@@ -279,8 +249,48 @@ impl<C: ConsumerContext + 'static, R> TracedConsumer<StreamConsumer<C, R>> {
     pub async fn recv(&self) -> KafkaResult<BorrowedMessage<'_>> {
         let started = Instant::now();
         let result = self.consumer.recv().await;
-        self.record_receive(RECEIVE, started, Some(&result));
+        record_receive(&self.instrumentation, RECEIVE, started, Some(&result));
         result
+    }
+
+    /// [`StreamConsumer::stream`], counted as [`TracedConsumer::recv`] counts.
+    pub fn stream(&self) -> TracedMessageStream<'_, C> {
+        TracedMessageStream {
+            inner: self.consumer.stream(),
+            instrumentation: &self.instrumentation,
+            started: None,
+        }
+    }
+}
+
+/// The messages of a `StreamConsumer`, from [`TracedConsumer::stream`]: each one counted in
+/// `messaging.client.consumed.messages`, each wait for one timed in
+/// `messaging.client.operation.duration`.
+pub struct TracedMessageStream<'a, C: ConsumerContext + 'static> {
+    inner: MessageStream<'a, C>,
+    instrumentation: &'a Instrumentation,
+    started: Option<Instant>,
+}
+
+impl<C: ConsumerContext + 'static> std::fmt::Debug for TracedMessageStream<'_, C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TracedMessageStream")
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'a, C: ConsumerContext + 'static> Stream for TracedMessageStream<'a, C> {
+    type Item = KafkaResult<BorrowedMessage<'a>>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        let started = *this.started.get_or_insert_with(Instant::now);
+        let item = std::task::ready!(Pin::new(&mut this.inner).poll_next(cx));
+        this.started = None;
+        if let Some(result) = &item {
+            record_receive(this.instrumentation, RECEIVE, started, Some(result));
+        }
+        Poll::Ready(item)
     }
 }
 
@@ -291,7 +301,7 @@ impl<C: ConsumerContext + 'static> TracedConsumer<BaseConsumer<C>> {
         let started = Instant::now();
         let result = self.consumer.poll(timeout);
         if result.is_some() {
-            self.record_receive(POLL, started, result.as_ref());
+            record_receive(&self.instrumentation, POLL, started, result.as_ref());
         }
         result
     }
@@ -452,5 +462,36 @@ impl Drop for ProcessOp {
         if !self.ended {
             self.cx.span().end();
         }
+    }
+}
+
+/// Records one receive operation: its duration, and the message delivered (or the error).
+fn record_receive<M: Message>(
+    instrumentation: &Instrumentation,
+    operation: &'static str,
+    started: Instant,
+    result: Option<&KafkaResult<M>>,
+) {
+    let Some(instruments) = instrumentation.instruments() else {
+        return;
+    };
+    let elapsed = started.elapsed().as_secs_f64();
+    let mut attributes = Vec::with_capacity(instrumentation.metric_common.len() + 6);
+    attributes.extend_from_slice(&instrumentation.metric_common);
+    attributes.push(KeyValue::new(semconv::MESSAGING_OPERATION_NAME, operation));
+    attributes.push(KeyValue::new(semconv::MESSAGING_OPERATION_TYPE, RECEIVE));
+    attributes.extend(instrumentation.group.clone());
+    match result {
+        Some(Ok(message)) => {
+            attributes.push(destination(message.topic()));
+            attributes.push(partition_id(message.partition()));
+            instruments.operation_duration.record(elapsed, &attributes);
+            instruments.consumed_messages.add(1, &attributes);
+        }
+        Some(Err(error)) => {
+            attributes.push(KeyValue::new(semconv::ERROR_TYPE, kafka_error_type(error)));
+            instruments.operation_duration.record(elapsed, &attributes);
+        }
+        None => instruments.operation_duration.record(elapsed, &attributes),
     }
 }

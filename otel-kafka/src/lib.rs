@@ -69,7 +69,7 @@ mod producer_context;
 mod semconv;
 
 pub use carrier::{HeaderExtractor, HeaderInjector, extract, inject};
-pub use consumer::{ProcessFuture, Receive, TracedConsumer};
+pub use consumer::{ProcessFuture, Receive, TracedConsumer, TracedMessageStream};
 pub use options::{MessageHead, MessageHook, Options};
 pub use otel_core::messaging::ConsumerParent;
 pub use otel_core::{Propagation, Propagators};

@@ -858,3 +858,39 @@ async fn unsampled_parents_hooks_and_the_key_switch() {
     assert_eq!(attr(send, "app.topic.seen").as_deref(), Some("switches"));
     assert_eq!(attr(process, "app.offset.seen").as_deref(), Some("1"));
 }
+
+#[tokio::test]
+async fn the_stream_counts_what_it_delivers() {
+    use futures_util::StreamExt;
+
+    let (_cluster, brokers) = cluster(&["streamed"]);
+    let telemetry = Telemetry::new();
+    let producer = producer(&brokers, telemetry.options());
+    let consumer = consumer(&brokers, "streamed", telemetry.options());
+    for _ in 0..3 {
+        within(
+            "send",
+            producer.send(FutureRecord::<(), _>::to("streamed").payload("x"), NO_WAIT),
+        )
+        .await
+        .unwrap();
+    }
+    let mut stream = consumer.stream();
+    for _ in 0..3 {
+        let message = within("next", stream.next()).await.unwrap().unwrap();
+        consumer
+            .process(&message, |_| Ok::<_, std::io::Error>(()))
+            .unwrap();
+    }
+    let (_, points) = telemetry.points("messaging.client.consumed.messages");
+    assert_eq!(points.iter().map(|(_, n)| n).sum::<f64>(), 3.0);
+    let spans = telemetry.spans();
+    let sends: Vec<_> = spans.iter().filter(|s| s.name == "send streamed").collect();
+    let processes: Vec<_> = spans
+        .iter()
+        .filter(|s| s.name == "process streamed")
+        .collect();
+    for (send, process) in sends.iter().zip(&processes) {
+        assert_eq!(process.parent_span_id, send.span_context.span_id());
+    }
+}
