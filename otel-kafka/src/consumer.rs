@@ -197,7 +197,10 @@ impl<C> TracedConsumer<C> {
         let options = &instrumentation.options;
         let current = Context::current();
         if !options.traces {
-            return Receive { cx: current };
+            return Receive {
+                cx: current,
+                owns_span: false,
+            };
         }
         let topic = messages.first().map(Message::topic);
         let one_topic = topic.filter(|t| messages.iter().all(|m| m.topic() == *t));
@@ -239,6 +242,7 @@ impl<C> TracedConsumer<C> {
         );
         Receive {
             cx: current.with_span(span),
+            owns_span: true,
         }
     }
 }
@@ -341,6 +345,8 @@ impl<T, E: 'static, Fut: Future<Output = Result<T, E>>> Future for ProcessFuture
 #[derive(Debug)]
 pub struct Receive {
     cx: Context,
+    /// Whether the span in `cx` is the receive span (traces on), not the caller's.
+    owns_span: bool,
 }
 
 impl Receive {
@@ -356,7 +362,9 @@ impl Receive {
 
 impl Drop for Receive {
     fn drop(&mut self) {
-        self.cx.span().end();
+        if self.owns_span {
+            self.cx.span().end();
+        }
     }
 }
 

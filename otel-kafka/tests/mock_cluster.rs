@@ -894,3 +894,40 @@ async fn the_stream_counts_what_it_delivers() {
         assert_eq!(process.parent_span_id, send.span_context.span_id());
     }
 }
+
+#[test]
+fn with_traces_off_a_batch_leaves_the_callers_span_alone() {
+    use rdkafka::Timestamp;
+    use rdkafka::message::OwnedMessage;
+
+    let telemetry = Telemetry::new();
+    // Any consumer type will do: the messages are built here.
+    let consumer = TracedConsumer::with_options((), telemetry.options().traces(false));
+    let messages = vec![OwnedMessage::new(
+        Some(b"x".to_vec()),
+        None,
+        "batch".into(),
+        Timestamp::NotAvailable,
+        0,
+        7,
+        None,
+    )];
+    let tracer = telemetry.tracer_provider.tracer("test");
+    let caller = Context::new().with_span(tracer.start("caller"));
+    {
+        let _caller = caller.clone().attach();
+        let receive = consumer.receive(&messages);
+        assert_eq!(
+            receive.context().span().span_context().span_id(),
+            caller.span().span_context().span_id()
+        );
+        consumer
+            .process(&messages[0], |_| Ok::<_, std::io::Error>(()))
+            .unwrap();
+    }
+    assert!(caller.span().is_recording(), "the caller's span was ended");
+    caller.span().end();
+    let spans = telemetry.spans();
+    assert_eq!(spans.len(), 1);
+    assert_eq!(spans[0].name, "caller");
+}
