@@ -389,15 +389,17 @@ impl ProcessOp {
                 partition_id(message.partition()),
             )
         });
+        let (parent, links) = consumer_parent(&current, extracted, options.consumer_parent);
         if !options.traces {
+            // No span, but the context still flows on: the producer's (or, link-only, the
+            // consumer's own).
             return ProcessOp {
                 instrumentation: instrumentation.clone(),
-                cx: extracted,
+                cx: parent,
                 started,
                 ended: true,
             };
         }
-        let (parent, links) = consumer_parent(&current, extracted, options.consumer_parent);
         let head = MessageHead {
             topic: message.topic(),
             partition: Some(message.partition()),
