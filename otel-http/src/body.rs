@@ -8,7 +8,7 @@ use http_body::{Body, Frame, SizeHint};
 use pin_project_lite::pin_project;
 
 use crate::exchange::{Exchange, Outcome};
-use crate::inflight::HttpExchange;
+use crate::http_exchange::HttpExchange;
 
 pin_project! {
     /// A response body that ends its request's span, and records its duration and size, when it

@@ -1,6 +1,6 @@
 //! Ready-made request filters for [`crate::OtelLayer::filter`].
 
-use crate::options::RequestHead;
+use crate::head::RequestHead;
 
 /// Skips health and readiness probes: paths starting with `/health`, `/healthz`, `/ready`,
 /// `/readyz`, `/live`, `/livez`, `/ping`, and `/metrics` scrapes; instruments everything else.

@@ -10,7 +10,7 @@ use pin_project_lite::pin_project;
 
 use crate::body::ResponseBody;
 use crate::exchange::{Exchange, Outcome};
-use crate::inflight::HttpExchange;
+use crate::http_exchange::HttpExchange;
 
 pin_project! {
     /// The response future of the server and client services.

@@ -33,15 +33,20 @@
 //! Both share every option of [`OtelLayer`]: providers, propagators, filter, span names, hooks,
 //! public-endpoint mode, traces and metrics switches.
 
+// From the layer down: layer → kind → service → future → body → http_exchange → config,
+// semconv, metrics, head. No module imports one above it.
 mod body;
+mod config;
 #[doc(hidden)]
 pub mod error;
 mod exchange;
 pub mod filters;
 mod future;
-mod inflight;
+mod head;
+mod http_exchange;
+mod kind;
+mod layer;
 mod metrics;
-mod options;
 #[cfg(feature = "reqwest")]
 mod reqwest_client;
 pub mod semconv;
@@ -50,13 +55,20 @@ mod service;
 pub mod strings;
 
 pub use body::ResponseBody;
+// For instrumentation built on these layers (`otel-grpc`), not for applications.
+#[doc(hidden)]
+pub use config::Options;
+pub use config::ResponsePropagation;
+#[doc(hidden)]
 pub use exchange::{Exchange, Outcome};
 pub use future::ResponseFuture;
-pub use inflight::HttpExchange;
-pub use options::{
-    Client, Filter, Kind, Options, OtelLayer, RequestHead, RequestHook, ResponseHead, ResponseHook,
-    ResponsePropagation, Server, SpanNameFormatter,
-};
+pub use head::{Filter, RequestHead, RequestHook, ResponseHead, ResponseHook, SpanNameFormatter};
+#[doc(hidden)]
+pub use http_exchange::HttpExchange;
+#[doc(hidden)]
+pub use kind::Kind;
+pub use kind::{Client, Server};
+pub use layer::OtelLayer;
 pub use otel_propagation as propagation;
 #[cfg(feature = "reqwest")]
 pub use reqwest_client::ReqwestMiddleware;

@@ -7,8 +7,7 @@ use opentelemetry::KeyValue;
 use opentelemetry::metrics::{Histogram, Meter, MeterProvider, UpDownCounter};
 use opentelemetry_semantic_conventions::metric as names;
 
-use crate::options::{Options, Side};
-use crate::semconv::key;
+use crate::semconv::{Side, key};
 
 /// The duration histogram's advisory buckets, in seconds.
 const DURATION_BUCKETS: [f64; 14] = [
@@ -151,8 +150,14 @@ impl ActiveTable {
 }
 
 impl Instruments {
-    pub(crate) fn new(options: &Options, side: Side) -> Self {
-        let meter = options.meter();
+    /// The instruments of `side` on `meter`; a server's active requests in atomics when `global`
+    /// (the global meter provider, which `meter` came from) is given.
+    pub(crate) fn new(
+        meter: &Meter,
+        side: Side,
+        global: Option<Arc<dyn MeterProvider + Send + Sync>>,
+        methods: &[&'static str],
+    ) -> Self {
         let (duration, active, request_size, response_size) = match side {
             Side::Server => (
                 names::HTTP_SERVER_REQUEST_DURATION,
@@ -174,9 +179,9 @@ impl Instruments {
                 .with_description("Duration of HTTP requests.")
                 .with_boundaries(DURATION_BUCKETS.to_vec())
                 .build(),
-            active: match (side, options.global_meter_provider()) {
+            active: match (side, global) {
                 (Side::Server, Some(global)) => {
-                    ActiveTable::observed(&meter, active, &global, options.known_methods.names())
+                    ActiveTable::observed(meter, active, &global, methods)
                 }
                 _ => Active::Counter(
                     meter

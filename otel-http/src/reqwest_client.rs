@@ -7,9 +7,12 @@ use opentelemetry::context::FutureExt;
 use reqwest_middleware::{Middleware, Next};
 
 use crate::body::ResponseBody;
+use crate::config::Options;
 use crate::exchange::{Exchange, Outcome};
-use crate::inflight::HttpExchange;
-use crate::options::{Client, Options, OtelLayer, RequestHead};
+use crate::head::RequestHead;
+use crate::http_exchange::HttpExchange;
+use crate::kind::Client;
+use crate::layer::OtelLayer;
 
 /// The [`OtelLayer::client`] instrumentation for reqwest: a CLIENT span per request, its context
 /// injected, ended when the caller finishes reading the response body.

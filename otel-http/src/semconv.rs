@@ -8,6 +8,14 @@ use http::{HeaderMap, Method, Uri, Version};
 use opentelemetry::{Key, KeyValue, StringValue, Value};
 use opentelemetry_semantic_conventions::attribute as attr;
 
+/// Which side of an exchange a layer instruments: the rules that differ (status codes that are
+/// errors, metric names) follow it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Side {
+    Server,
+    Client,
+}
+
 /// Keys, built once as `&'static str` keys (no allocation per request).
 pub(crate) mod key {
     use super::{Key, attr};

@@ -11,9 +11,11 @@ use http_body::Body;
 use tower_service::Service;
 
 use crate::body::ResponseBody;
+use crate::config::Options;
 use crate::exchange::Exchange;
 use crate::future::ResponseFuture;
-use crate::options::{Kind, Options, RequestHead};
+use crate::head::RequestHead;
+use crate::kind::Kind;
 
 /// Instruments an inner HTTP service: starts the kind's exchange for each request the filter
 /// lets through, keeps its context current while the inner service runs, and ends it with the

@@ -9,10 +9,11 @@ use http::{HeaderMap, Request, StatusCode, Version};
 use opentelemetry::trace::{SpanKind, Status, TraceContextExt};
 use opentelemetry::{Context, KeyValue, StringValue, Value};
 
+use crate::config::{Options, ResponsePropagation};
 use crate::exchange::{Exchange, Outcome};
+use crate::head::{RequestHead, ResponseHead};
 use crate::metrics::{Active, ActiveTable, MetricAttributes};
-use crate::options::{Options, RequestHead, ResponseHead, ResponsePropagation, Side};
-use crate::semconv::{self, key};
+use crate::semconv::{self, Side, key};
 use crate::strings;
 
 /// An HTTP request in flight: the [`Exchange`] the HTTP layers use. Opaque.

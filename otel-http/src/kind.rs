@@ -1,0 +1,60 @@
+//! [`Kind`]: what differs between the layers' kinds (HTTP or gRPC, server or client): how an
+//! exchange starts, and the scope it records under. [`Server`] and [`Client`] are HTTP's.
+
+use std::sync::Arc;
+
+use opentelemetry::InstrumentationScope;
+
+use crate::config::{Options, scope};
+use crate::exchange::Exchange;
+use crate::http_exchange::HttpExchange;
+
+/// Marks an [`OtelLayer`](crate::OtelLayer) for servers: it extracts the caller's context and
+/// starts SERVER spans.
+#[derive(Clone, Copy, Debug)]
+pub enum Server {}
+
+/// Marks an [`OtelLayer`](crate::OtelLayer) for clients: it starts CLIENT spans and injects
+/// their context.
+#[derive(Clone, Copy, Debug)]
+pub enum Client {}
+
+/// The kind parameter of [`OtelLayer`](crate::OtelLayer): how an exchange starts, and under
+/// which instrumentation scope it records. [`Server`] and [`Client`] are HTTP's; `otel-grpc` adds its own.
+pub trait Kind: Send + Sync + 'static {
+    /// One request in flight of this kind.
+    type Exchange: Exchange;
+
+    /// The instrumentation scope of this kind's spans and metrics.
+    fn scope() -> InstrumentationScope;
+
+    /// Starts the exchange for `req` (which it may change: inject headers, add extensions).
+    fn start<B>(options: &Arc<Options>, req: &mut http::Request<B>) -> Self::Exchange;
+}
+
+impl Kind for Server {
+    type Exchange = HttpExchange;
+
+    fn scope() -> InstrumentationScope {
+        scope()
+    }
+
+    fn start<B>(options: &Arc<Options>, req: &mut http::Request<B>) -> HttpExchange {
+        let exchange = HttpExchange::server(options, req);
+        // Handlers that are not polled under the context can still find it.
+        req.extensions_mut().insert(exchange.context().clone());
+        exchange
+    }
+}
+
+impl Kind for Client {
+    type Exchange = HttpExchange;
+
+    fn scope() -> InstrumentationScope {
+        scope()
+    }
+
+    fn start<B>(options: &Arc<Options>, req: &mut http::Request<B>) -> HttpExchange {
+        HttpExchange::client(options, req)
+    }
+}
