@@ -318,3 +318,64 @@ fn sync_xadd_is_injected_too() {
         send.span_context.span_id()
     );
 }
+
+#[tokio::test]
+async fn unsampled_parents_record_nothing_and_stay_unsampled_downstream() {
+    use opentelemetry::trace::{SpanContext, SpanId, TraceFlags, TraceId, TraceState};
+    let server = RedisServer::start();
+    let client = server.client();
+    let telemetry = Telemetry::new();
+    let options = telemetry.options(server.port);
+    let mut con = options.wrap(client.get_multiplexed_async_connection().await.unwrap());
+    let unsampled = Context::new().with_remote_span_context(SpanContext::new(
+        TraceId::from(0x4bf9_2f35_77b3_4da6_a3ce_929d_0e0e_4736_u128),
+        SpanId::from(0x00f0_67aa_0ba9_02b7_u64),
+        TraceFlags::default(),
+        true,
+        TraceState::default(),
+    ));
+    async {
+        let _: () = con.set("k", "v").await.unwrap();
+        let _: String = con.xadd("quiet", "*", &[("a", "1")]).await.unwrap();
+    }
+    .with_context(unsampled)
+    .await;
+    let reply: StreamReadReply = con.xread(&["quiet"], &["0"]).await.unwrap();
+    let entry = &reply.keys[0].ids[0];
+    let traceparent: String = entry.get("traceparent").unwrap();
+    assert!(traceparent.starts_with("00-4bf92f3577b34da6a3ce929d0e0e4736-"));
+    assert!(traceparent.ends_with("-00"), "{traceparent}");
+    let processing = options.process_entry("quiet", entry, None);
+    assert!(!processing.context().span().span_context().is_sampled());
+    processing.end();
+    // Only the XREAD, which ran under no parent, is recorded.
+    let spans = telemetry.spans();
+    assert_eq!(
+        spans.iter().map(|s| s.name.as_ref()).collect::<Vec<_>>(),
+        vec!["XREAD"]
+    );
+}
+
+#[tokio::test]
+async fn a_failed_handler_marks_its_process_span() {
+    let server = RedisServer::start();
+    let client = server.client();
+    let telemetry = Telemetry::new();
+    let options = telemetry.options(server.port);
+    let mut con = options.wrap(client.get_multiplexed_async_connection().await.unwrap());
+    let _: String = con.xadd("jobs", "*", &[("a", "1")]).await.unwrap();
+    let reply: StreamReadReply = con.xread(&["jobs"], &["0"]).await.unwrap();
+    let mut processing = options.process_entry("jobs", &reply.keys[0].ids[0], None);
+    processing.record_error(&std::io::Error::from(std::io::ErrorKind::TimedOut));
+    drop(processing);
+    let spans = telemetry.spans();
+    let process = span(&spans, "process jobs");
+    assert_eq!(
+        attr(process, semconv::ERROR_TYPE).as_deref(),
+        Some("timeout")
+    );
+    assert!(matches!(
+        process.status,
+        opentelemetry::trace::Status::Error { .. }
+    ));
+}
