@@ -2,7 +2,7 @@
 //! where the status arrives in the trailers.
 
 use std::borrow::Cow;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use http::{HeaderMap, Request, StatusCode, Version};
@@ -12,8 +12,8 @@ use opentelemetry::{Context, Key, KeyValue, StringValue};
 use opentelemetry_semantic_conventions::{attribute as attr, metric as names};
 use otel_http::{Exchange, Options, Outcome, RequestHead, ResponseHead, strings};
 
-use crate::semconv::mode;
 use crate::status::Code;
+use crate::semconv::Mode;
 
 mod key {
     use super::{Key, attr};
@@ -43,6 +43,26 @@ const DURATION_BUCKETS: [f64; 14] = [
 /// The call-duration histogram of one side, created once per layer.
 struct Instruments {
     duration: Histogram<f64>,
+}
+
+/// What a gRPC layer keeps beside its options: its histogram, made on first use.
+#[derive(Default)]
+pub struct RpcState {
+    instruments: OnceLock<Instruments>,
+    mode: OnceLock<Mode>,
+}
+
+impl RpcState {
+    /// The attribute names to emit: the layer's `semconv_stability_opt_in`, else the
+    /// environment's `OTEL_SEMCONV_STABILITY_OPT_IN`.
+    fn mode(&self, options: &Options) -> Mode {
+        *self
+            .mode
+            .get_or_init(|| match options.semconv_stability_opt_in() {
+                Some(opt_in) => crate::semconv::parse(opt_in),
+                None => crate::semconv::mode(),
+            })
+    }
 }
 
 /// `/package.Service/Method`, split.
@@ -85,6 +105,7 @@ impl<'a> RpcMethod<'a> {
 /// One gRPC call in flight: the [`Exchange`] of the gRPC layers.
 pub struct RpcExchange {
     options: Arc<Options>,
+    state: Arc<RpcState>,
     client: bool,
     cx: Context,
     traced: bool,
@@ -99,12 +120,16 @@ pub struct RpcExchange {
     /// The method, when its span name was not interned yet: interned once a call to it
     /// succeeds (a peer must not use up the interned names with made-up ones).
     to_intern: Option<StringValue>,
-    finished: bool,
 }
 
 impl RpcExchange {
-    fn start<B>(options: &Arc<Options>, req: &mut Request<B>, client: bool) -> RpcExchange {
-        let mode = mode();
+    fn start<B>(
+        options: &Arc<Options>,
+        state: &Arc<RpcState>,
+        req: &mut Request<B>,
+        client: bool,
+    ) -> RpcExchange {
+        let mode = state.mode(options);
         let head = RequestHead::of(req);
         let (parent, link) = if client {
             // A context the caller put in the request, else the current one (as HTTP clients).
@@ -159,6 +184,7 @@ impl RpcExchange {
         });
         let mut exchange = RpcExchange {
             options: options.clone(),
+            state: state.clone(),
             client,
             // The parent itself, or the span started under it, goes in below.
             cx: Context::new(),
@@ -171,7 +197,6 @@ impl RpcExchange {
                 .as_ref()
                 .filter(|(name, _)| matches!(name, Cow::Owned(_)))
                 .map(|(_, value)| value.clone()),
-            finished: false,
         };
         if options.traces_enabled() {
             let name = || -> Cow<'static, str> {
@@ -234,17 +259,26 @@ impl RpcExchange {
         exchange
     }
 
-    pub(crate) fn server<B>(options: &Arc<Options>, req: &mut Request<B>) -> RpcExchange {
-        Self::start(options, req, false)
+    pub(crate) fn server<B>(
+        options: &Arc<Options>,
+        state: &Arc<RpcState>,
+        req: &mut Request<B>,
+    ) -> RpcExchange {
+        Self::start(options, state, req, false)
     }
 
-    pub(crate) fn client<B>(options: &Arc<Options>, req: &mut Request<B>) -> RpcExchange {
-        Self::start(options, req, true)
+    pub(crate) fn client<B>(
+        options: &Arc<Options>,
+        state: &Arc<RpcState>,
+        req: &mut Request<B>,
+    ) -> RpcExchange {
+        Self::start(options, state, req, true)
     }
 
-    fn instruments(&self) -> Option<&Instruments> {
+    fn instruments(&self) -> &Instruments {
         let client = self.client;
-        self.options.kind_state(|o| {
+        let o = &self.options;
+        self.state.instruments.get_or_init(|| {
             let name = if client {
                 names::RPC_CLIENT_CALL_DURATION
             } else {
@@ -264,7 +298,7 @@ impl RpcExchange {
 }
 
 /// `rpc.system.name` (stable) and `rpc.system` (old).
-fn push_system(mode: crate::semconv::Mode, attributes: &mut Vec<KeyValue>) {
+fn push_system(mode: Mode, attributes: &mut Vec<KeyValue>) {
     if mode.new {
         attributes.push(KeyValue::new(key::SYSTEM_NAME, "grpc"));
     }
@@ -276,7 +310,7 @@ fn push_system(mode: crate::semconv::Mode, attributes: &mut Vec<KeyValue>) {
 /// `rpc.method` (stable: fully qualified; old alone: the short name, with `rpc.service`), or
 /// `_OTHER` for a method that is not one (with `rpc.method_original` on spans only).
 fn push_method(
-    mode: crate::semconv::Mode,
+    mode: Mode,
     method: Option<&(StringValue, usize)>,
     path: &str,
     span: bool,
@@ -364,11 +398,7 @@ impl Exchange for RpcExchange {
         }
     }
 
-    fn finish(&mut self, outcome: Outcome) {
-        if self.finished {
-            return;
-        }
-        self.finished = true;
+    fn finish(mut self, outcome: Outcome) {
         let outcome_ok = matches!(outcome, Outcome::Complete);
         let (code, failure) = match outcome {
             // A stream that ends without a status is a broken one.
@@ -377,7 +407,7 @@ impl Exchange for RpcExchange {
             // The caller gave up (or the peer went away) before the status arrived.
             Outcome::Dropped => (Some(self.code.unwrap_or(Code::CANCELLED)), None),
         };
-        let mode = mode();
+        let mode = self.state.mode(&self.options);
         let is_error = |code: Code| {
             if self.client {
                 code.is_client_error()
@@ -458,18 +488,10 @@ impl Exchange for RpcExchange {
                 push_method(mode, served, "", false, &mut metric_attributes);
             }
             metric_attributes.extend(attributes.iter_mut().filter_map(Option::take));
-            if let Some(instruments) = self.instruments() {
-                instruments
-                    .duration
-                    .record(started.elapsed().as_secs_f64(), &metric_attributes);
-            }
+            self.instruments()
+                .duration
+                .record(started.elapsed().as_secs_f64(), &metric_attributes);
         }
-    }
-}
-
-impl Drop for RpcExchange {
-    fn drop(&mut self) {
-        self.finish(Outcome::Dropped);
     }
 }
 

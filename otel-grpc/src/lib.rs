@@ -42,7 +42,8 @@ use std::sync::Arc;
 use opentelemetry::InstrumentationScope;
 use otel_http::{Kind, Options, OtelLayer};
 
-pub use exchange::RpcExchange;
+#[doc(hidden)]
+pub use exchange::{RpcExchange, RpcState};
 pub use otel_http;
 pub use otel_propagation as propagation;
 
@@ -60,25 +61,35 @@ fn scope() -> InstrumentationScope {
 
 impl Kind for GrpcServer {
     type Exchange = RpcExchange;
+    type State = RpcState;
 
     fn scope() -> InstrumentationScope {
         scope()
     }
 
-    fn start<B>(options: &Arc<Options>, req: &mut http::Request<B>) -> RpcExchange {
-        RpcExchange::server(options, req)
+    fn start<B>(
+        options: &Arc<Options>,
+        state: &Arc<RpcState>,
+        req: &mut http::Request<B>,
+    ) -> RpcExchange {
+        RpcExchange::server(options, state, req)
     }
 }
 
 impl Kind for GrpcClient {
     type Exchange = RpcExchange;
+    type State = RpcState;
 
     fn scope() -> InstrumentationScope {
         scope()
     }
 
-    fn start<B>(options: &Arc<Options>, req: &mut http::Request<B>) -> RpcExchange {
-        RpcExchange::client(options, req)
+    fn start<B>(
+        options: &Arc<Options>,
+        state: &Arc<RpcState>,
+        req: &mut http::Request<B>,
+    ) -> RpcExchange {
+        RpcExchange::client(options, state, req)
     }
 }
 

@@ -34,7 +34,7 @@ pub(crate) fn parse(value: &str) -> Mode {
     }
 }
 
-/// The mode, read from the environment once.
+/// The mode the environment says, read once.
 pub(crate) fn mode() -> Mode {
     static MODE: OnceLock<Mode> = OnceLock::new();
     *MODE.get_or_init(|| parse(&std::env::var("OTEL_SEMCONV_STABILITY_OPT_IN").unwrap_or_default()))

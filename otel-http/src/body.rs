@@ -7,25 +7,29 @@ use std::task::{Context, Poll};
 use http_body::{Body, Frame, SizeHint};
 use pin_project_lite::pin_project;
 
-use crate::exchange::{Exchange, Outcome};
+use crate::exchange::{Exchange, Finishing, Outcome};
 use crate::http_exchange::HttpExchange;
 
 pin_project! {
     /// A response body that ends its request's span, and records its duration and size, when it
     /// reaches its end, fails, or is dropped before its end.
-    pub struct ResponseBody<B, X = HttpExchange> {
+    pub struct ResponseBody<B, X: Exchange = HttpExchange> {
         #[pin]
         inner: B,
-        inflight: Option<X>,
+        inflight: Option<Finishing<X>>,
     }
 }
 
 impl<B: Body, X: Exchange> ResponseBody<B, X> {
     /// Wraps `inner`; `exchange` (if any) hears of its data, trailers and end.
-    pub fn new(inner: B, mut inflight: Option<X>) -> Self {
+    pub fn new(inner: B, inflight: Option<X>) -> Self {
+        Self::guarded(inner, inflight.map(Finishing::new))
+    }
+
+    pub(crate) fn guarded(inner: B, mut inflight: Option<Finishing<X>>) -> Self {
         // A body that is over before it starts may never be polled (hyper checks first).
         if inner.is_end_stream()
-            && let Some(inflight) = inflight.as_mut()
+            && let Some(inflight) = inflight.take()
         {
             inflight.finish(Outcome::Complete);
         }
@@ -69,17 +73,23 @@ where
             }
             Poll::Ready(Some(Err(error))) => {
                 let error_type = inflight.on_error(error);
-                inflight.finish(Outcome::Failed(error_type));
+                if let Some(inflight) = this.inflight.take() {
+                    inflight.finish(Outcome::Failed(error_type));
+                }
                 return polled;
             }
             Poll::Ready(None) => {
-                inflight.finish(Outcome::Complete);
+                if let Some(inflight) = this.inflight.take() {
+                    inflight.finish(Outcome::Complete);
+                }
                 return polled;
             }
             Poll::Pending => return polled,
         }
         // Bodies of exact length may not be polled again after their last frame.
-        if this.inner.is_end_stream() {
+        if this.inner.is_end_stream()
+            && let Some(inflight) = this.inflight.take()
+        {
             inflight.finish(Outcome::Complete);
         }
         polled

@@ -2,9 +2,8 @@
 //! propagation, filter, names, hooks, switches), and what instrumentation built on the layers
 //! reads of it.
 
-use std::any::Any;
 use std::borrow::Cow;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use http::{HeaderMap, HeaderName};
 use opentelemetry::global::BoxedTracer;
@@ -16,8 +15,7 @@ use otel_core::{Propagation, Providers};
 use crate::head::{
     Filter, RequestHead, RequestHook, ResponseHead, ResponseHook, SpanNameFormatter,
 };
-use crate::metrics::Instruments;
-use crate::semconv::{DEFAULT_REDACTED_QUERY_PARAMS, KnownMethods, Side};
+use crate::semconv::{DEFAULT_REDACTED_QUERY_PARAMS, KnownMethods};
 
 /// Which header a server writes its span context into, on the response.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -34,7 +32,6 @@ pub enum ResponsePropagation {
 pub struct Options {
     /// The tracer and meter: the ones handed in, else the global ones, resolved on first use.
     pub(crate) providers: Providers,
-    kind_state: OnceLock<Box<dyn Any + Send + Sync>>,
     pub(crate) traces: bool,
     pub(crate) metrics: bool,
     pub(crate) propagation: Propagation,
@@ -51,14 +48,14 @@ pub struct Options {
     pub(crate) server_address: Option<(String, Option<u16>)>,
     pub(crate) known_methods: KnownMethods,
     pub(crate) https: bool,
+    pub(crate) semconv_stability_opt_in: Option<String>,
 }
 
 impl Clone for Options {
-    /// A copy to change: the resolved tracer and instruments are not carried over.
+    /// A copy to change (the layer's builder methods copy on write).
     fn clone(&self) -> Self {
         Options {
             providers: self.providers.clone(),
-            kind_state: OnceLock::new(),
             traces: self.traces,
             metrics: self.metrics,
             propagation: self.propagation.clone(),
@@ -75,6 +72,7 @@ impl Clone for Options {
             server_address: self.server_address.clone(),
             known_methods: self.known_methods.clone(),
             https: self.https,
+            semconv_stability_opt_in: self.semconv_stability_opt_in.clone(),
         }
     }
 }
@@ -87,7 +85,6 @@ impl Options {
     pub(crate) fn new(scope: InstrumentationScope) -> Self {
         Options {
             providers: Providers::new(scope),
-            kind_state: OnceLock::new(),
             traces: true,
             metrics: true,
             propagation: Propagation::Global,
@@ -107,6 +104,7 @@ impl Options {
             server_address: None,
             known_methods: KnownMethods::from_env(),
             https: false,
+            semconv_stability_opt_in: None,
         }
     }
 
@@ -128,27 +126,6 @@ impl Options {
             .then(opentelemetry::global::meter_provider)
     }
 
-    /// State the layer's kind creates once, on first use (its metric instruments, say): `init`
-    /// runs once per layer; later calls return what it made. `None` if a different type was
-    /// asked for before.
-    pub fn kind_state<T: Any + Send + Sync>(&self, init: impl FnOnce(&Options) -> T) -> Option<&T> {
-        self.kind_state
-            .get_or_init(|| Box::new(init(self)))
-            .downcast_ref()
-    }
-
-    pub(crate) fn instruments(&self, side: Side) -> Option<&Instruments> {
-        // HTTP layers keep nothing else there.
-        self.kind_state(|o| {
-            Instruments::new(
-                &o.meter(),
-                side,
-                o.global_meter_provider(),
-                o.known_methods.names(),
-            )
-        })
-    }
-
     /// The parent of a server span: the caller's context extracted from `headers` on top of the
     /// current one, or, for a public endpoint, the current context and a link to the caller's span.
     pub fn incoming_context(&self, head: &RequestHead<'_>) -> (Context, Option<Link>) {
@@ -163,6 +140,12 @@ impl Options {
             current,
             remote.is_valid().then(|| Link::with_context(remote)),
         )
+    }
+
+    /// The layer's `OTEL_SEMCONV_STABILITY_OPT_IN` value, when set on the layer (it then
+    /// replaces the environment's).
+    pub fn semconv_stability_opt_in(&self) -> Option<&str> {
+        self.semconv_stability_opt_in.as_deref()
     }
 
     /// Whether spans are recorded.

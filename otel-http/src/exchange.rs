@@ -21,9 +21,10 @@ pub enum Outcome {
 
 /// One request in flight, from its start to the end of its response body.
 ///
-/// Implementations end their span and record their metrics in [`Exchange::finish`], once, and
-/// call it with [`Outcome::Dropped`] from `Drop` when nothing else did.
-pub trait Exchange {
+/// Implementations end their span and record their metrics in [`Exchange::finish`], which takes
+/// the exchange by value: it runs once. The response future and body hold the exchange in a
+/// [`Finishing`], which finishes it with [`Outcome::Dropped`] if they are dropped first.
+pub trait Exchange: Sized {
     /// The request's context, made current while the inner service's future is polled.
     fn context(&self) -> &Context;
 
@@ -48,6 +49,53 @@ pub trait Exchange {
         StringValue::from(crate::error::error_type(error))
     }
 
-    /// The exchange ended.
-    fn finish(&mut self, outcome: Outcome);
+    /// The exchange ended: its span ends, its metrics are recorded.
+    fn finish(self, outcome: Outcome);
+}
+
+/// An exchange that finishes exactly once: by [`Finishing::finish`], which consumes it, or, if
+/// it is dropped first (the response future or body went away), with [`Outcome::Dropped`].
+pub struct Finishing<X: Exchange>(Option<X>);
+
+impl<X: Exchange> Finishing<X> {
+    /// Guards `exchange`.
+    pub fn new(exchange: X) -> Self {
+        Finishing(Some(exchange))
+    }
+
+    /// Finishes the exchange with `outcome`.
+    pub fn finish(mut self, outcome: Outcome) {
+        if let Some(exchange) = self.0.take() {
+            exchange.finish(outcome);
+        }
+    }
+}
+
+impl<X: Exchange> std::ops::Deref for Finishing<X> {
+    type Target = X;
+
+    fn deref(&self) -> &X {
+        // Some until `finish` or `drop`, which both consume the guard.
+        match &self.0 {
+            Some(exchange) => exchange,
+            None => unreachable!("a finished exchange is not reachable"),
+        }
+    }
+}
+
+impl<X: Exchange> std::ops::DerefMut for Finishing<X> {
+    fn deref_mut(&mut self) -> &mut X {
+        match &mut self.0 {
+            Some(exchange) => exchange,
+            None => unreachable!("a finished exchange is not reachable"),
+        }
+    }
+}
+
+impl<X: Exchange> Drop for Finishing<X> {
+    fn drop(&mut self) {
+        if let Some(exchange) = self.0.take() {
+            exchange.finish(Outcome::Dropped);
+        }
+    }
 }

@@ -9,23 +9,26 @@ use http_body::Body;
 use pin_project_lite::pin_project;
 
 use crate::body::ResponseBody;
-use crate::exchange::{Exchange, Outcome};
+use crate::exchange::{Exchange, Finishing, Outcome};
 use crate::http_exchange::HttpExchange;
 
 pin_project! {
     /// The response future of the server and client services.
-    pub struct ResponseFuture<F, X = HttpExchange> {
+    pub struct ResponseFuture<F, X: Exchange = HttpExchange> {
         #[pin]
         inner: F,
-        inflight: Option<X>,
+        inflight: Option<Finishing<X>>,
     }
 }
 
-impl<F, X> ResponseFuture<F, X> {
+impl<F, X: Exchange> ResponseFuture<F, X> {
     /// Wraps the inner service's future; `exchange` (if any) is current while it is polled and
     /// hears of the response.
     pub fn new(inner: F, inflight: Option<X>) -> Self {
-        ResponseFuture { inner, inflight }
+        ResponseFuture {
+            inner,
+            inflight: inflight.map(Finishing::new),
+        }
     }
 }
 
@@ -55,13 +58,14 @@ where
             Poll::Ready(Ok(response)) => {
                 let (mut parts, body) = response.into_parts();
                 inflight.on_response(parts.status, parts.version, &mut parts.headers);
-                let body = ResponseBody::new(body, this.inflight.take());
+                let body = ResponseBody::guarded(body, this.inflight.take());
                 Poll::Ready(Ok(Response::from_parts(parts, body)))
             }
             Poll::Ready(Err(error)) => {
                 let error_type = inflight.on_error(&error);
-                inflight.finish(Outcome::Failed(error_type));
-                this.inflight.take();
+                if let Some(inflight) = this.inflight.take() {
+                    inflight.finish(Outcome::Failed(error_type));
+                }
                 Poll::Ready(Err(error))
             }
         }

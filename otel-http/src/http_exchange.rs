@@ -2,7 +2,7 @@
 //! attributes and the clock. Servers and clients share it; only what differs is matched on `Side`.
 
 use std::borrow::Cow;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use http::{HeaderMap, Request, StatusCode, Version};
@@ -12,7 +12,7 @@ use opentelemetry::{Context, KeyValue, StringValue, Value};
 use crate::config::{Options, ResponsePropagation};
 use crate::exchange::{Exchange, Outcome};
 use crate::head::{RequestHead, ResponseHead};
-use crate::metrics::{Active, ActiveTable, MetricAttributes};
+use crate::metrics::{Active, ActiveTable, Instruments, MetricAttributes};
 use crate::semconv::{self, Side, key};
 use crate::strings;
 
@@ -22,6 +22,7 @@ use crate::strings;
 /// they are moved several times on their way through a router.
 pub struct HttpExchange {
     options: Arc<Options>,
+    state: Arc<HttpState>,
     /// The request's context: the span when traced, else what was propagated to us.
     pub(crate) cx: Context,
     metrics: Option<Box<MetricAttributes>>,
@@ -34,7 +35,26 @@ pub struct HttpExchange {
     response_version: Option<Version>,
     side: Side,
     traced: bool,
-    finished: bool,
+}
+
+/// What an HTTP layer keeps beside its options: its metric instruments, made on first use (so
+/// the global meter provider may be set after the layer is built).
+#[derive(Default)]
+pub struct HttpState {
+    instruments: OnceLock<Instruments>,
+}
+
+impl HttpState {
+    fn instruments(&self, options: &Options, side: Side) -> &Instruments {
+        self.instruments.get_or_init(|| {
+            Instruments::new(
+                &options.meter(),
+                side,
+                options.global_meter_provider(),
+                options.known_methods.names(),
+            )
+        })
+    }
 }
 
 fn content_length(headers: &HeaderMap) -> Option<u64> {
@@ -128,7 +148,11 @@ fn scheme_of(proto: &str) -> &'static str {
 
 impl HttpExchange {
     /// Starts a server request: extracts the caller's context, starts the SERVER span.
-    pub(crate) fn server<B>(options: &Arc<Options>, req: &Request<B>) -> HttpExchange {
+    pub(crate) fn server<B>(
+        options: &Arc<Options>,
+        state: &Arc<HttpState>,
+        req: &Request<B>,
+    ) -> HttpExchange {
         let head = RequestHead::of(req);
         let (parent, link) = options.incoming_context(&head);
         let method_index = options.known_methods.index(req.method());
@@ -182,7 +206,7 @@ impl HttpExchange {
         });
 
         // The context goes in once known: the parent itself, or the span started under it.
-        let mut inflight = HttpExchange::new(options, Side::Server, Context::new(), metrics);
+        let mut inflight = HttpExchange::new(options, state, Side::Server, Context::new(), metrics);
         if !options.traces {
             inflight.cx = parent;
             return inflight;
@@ -249,7 +273,11 @@ impl HttpExchange {
     }
 
     /// Starts a client request: the CLIENT span, and its context injected into the request.
-    pub(crate) fn client<B>(options: &Arc<Options>, req: &mut Request<B>) -> HttpExchange {
+    pub(crate) fn client<B>(
+        options: &Arc<Options>,
+        state: &Arc<HttpState>,
+        req: &mut Request<B>,
+    ) -> HttpExchange {
         let head = RequestHead::of(req);
         // A context the caller put in the request (one carried across a spawned task), else
         // the current one.
@@ -287,7 +315,7 @@ impl HttpExchange {
             })
         });
         // The context goes in once known: the parent itself, or the span started under it.
-        let mut inflight = HttpExchange::new(options, Side::Client, Context::new(), metrics);
+        let mut inflight = HttpExchange::new(options, state, Side::Client, Context::new(), metrics);
 
         if options.traces {
             let name = || -> Cow<'static, str> {
@@ -338,12 +366,14 @@ impl HttpExchange {
 
     fn new(
         options: &Arc<Options>,
+        state: &Arc<HttpState>,
         side: Side,
         cx: Context,
         metrics: Option<Box<MetricAttributes>>,
     ) -> HttpExchange {
         let inflight = HttpExchange {
             options: options.clone(),
+            state: state.clone(),
             cx,
             metrics,
             error_type: None,
@@ -353,12 +383,9 @@ impl HttpExchange {
             response_version: None,
             side,
             traced: false,
-            finished: false,
         };
-        if let Some(metrics) = &inflight.metrics
-            && let Some(instruments) = options.instruments(side)
-        {
-            match &instruments.active {
+        if let Some(metrics) = &inflight.metrics {
+            match &state.instruments(options, side).active {
                 Active::Counter(counter) => counter.add(1, &metrics.request[..metrics.active_len]),
                 Active::Observed(table) => table.add(metrics.active_cell, 1),
             }
@@ -428,12 +455,8 @@ impl HttpExchange {
         }
     }
 
-    /// Ends the span and records the metrics, once.
-    fn finish_once(&mut self, outcome: Outcome) {
-        if self.finished {
-            return;
-        }
-        self.finished = true;
+    /// Ends the span and records the metrics.
+    fn end(mut self, outcome: Outcome) {
         let dropped = matches!(outcome, Outcome::Dropped);
         if let Outcome::Failed(error_type) = outcome {
             self.error_type = Some(error_type);
@@ -471,9 +494,8 @@ impl HttpExchange {
             );
             span.end();
         }
-        if let (Some(metrics), Some(instruments)) =
-            (self.metrics.take(), self.options.instruments(self.side))
-        {
+        if let Some(metrics) = self.metrics.take() {
+            let instruments = self.state.instruments(&self.options, self.side);
             let MetricAttributes {
                 request: mut attributes,
                 active_len,
@@ -519,14 +541,8 @@ impl Exchange for HttpExchange {
         self.response_body_size += len as u64;
     }
 
-    fn finish(&mut self, outcome: Outcome) {
-        self.finish_once(outcome);
-    }
-}
-
-impl Drop for HttpExchange {
-    fn drop(&mut self) {
-        self.finish_once(Outcome::Dropped);
+    fn finish(self, outcome: Outcome) {
+        self.end(outcome);
     }
 }
 

@@ -7,7 +7,7 @@ use opentelemetry::InstrumentationScope;
 
 use crate::config::{Options, scope};
 use crate::exchange::Exchange;
-use crate::http_exchange::HttpExchange;
+use crate::http_exchange::{HttpExchange, HttpState};
 
 /// Marks an [`OtelLayer`](crate::OtelLayer) for servers: it extracts the caller's context and
 /// starts SERVER spans.
@@ -25,22 +25,35 @@ pub trait Kind: Send + Sync + 'static {
     /// One request in flight of this kind.
     type Exchange: Exchange;
 
+    /// What the kind keeps per layer beside its options (its metric instruments, made on first
+    /// use), shared by every request of the layer.
+    type State: Default + Send + Sync + 'static;
+
     /// The instrumentation scope of this kind's spans and metrics.
     fn scope() -> InstrumentationScope;
 
     /// Starts the exchange for `req` (which it may change: inject headers, add extensions).
-    fn start<B>(options: &Arc<Options>, req: &mut http::Request<B>) -> Self::Exchange;
+    fn start<B>(
+        options: &Arc<Options>,
+        state: &Arc<Self::State>,
+        req: &mut http::Request<B>,
+    ) -> Self::Exchange;
 }
 
 impl Kind for Server {
     type Exchange = HttpExchange;
+    type State = HttpState;
 
     fn scope() -> InstrumentationScope {
         scope()
     }
 
-    fn start<B>(options: &Arc<Options>, req: &mut http::Request<B>) -> HttpExchange {
-        let exchange = HttpExchange::server(options, req);
+    fn start<B>(
+        options: &Arc<Options>,
+        state: &Arc<HttpState>,
+        req: &mut http::Request<B>,
+    ) -> HttpExchange {
+        let exchange = HttpExchange::server(options, state, req);
         // Handlers that are not polled under the context can still find it.
         req.extensions_mut().insert(exchange.context().clone());
         exchange
@@ -49,12 +62,17 @@ impl Kind for Server {
 
 impl Kind for Client {
     type Exchange = HttpExchange;
+    type State = HttpState;
 
     fn scope() -> InstrumentationScope {
         scope()
     }
 
-    fn start<B>(options: &Arc<Options>, req: &mut http::Request<B>) -> HttpExchange {
-        HttpExchange::client(options, req)
+    fn start<B>(
+        options: &Arc<Options>,
+        state: &Arc<HttpState>,
+        req: &mut http::Request<B>,
+    ) -> HttpExchange {
+        HttpExchange::client(options, state, req)
     }
 }

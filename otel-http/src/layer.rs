@@ -23,7 +23,7 @@ impl<S, K: Kind> tower_layer::Layer<S> for OtelLayer<K> {
     type Service = OtelService<S, K>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        OtelService::new(inner, self.options.clone())
+        OtelService::new(inner, self.options.clone(), self.state.clone())
     }
 }
 
@@ -40,21 +40,23 @@ impl<S, K: Kind> tower_layer::Layer<S> for OtelLayer<K> {
 ///     .route("/users/{id}", get(|| async { "hello" }))
 ///     .layer(OtelLayer::server());
 /// ```
-pub struct OtelLayer<K> {
+pub struct OtelLayer<K: Kind> {
     pub(crate) options: Arc<Options>,
+    pub(crate) state: Arc<K::State>,
     kind: PhantomData<fn() -> K>,
 }
 
-impl<K> Clone for OtelLayer<K> {
+impl<K: Kind> Clone for OtelLayer<K> {
     fn clone(&self) -> Self {
         OtelLayer {
             options: self.options.clone(),
+            state: self.state.clone(),
             kind: PhantomData,
         }
     }
 }
 
-impl<K> fmt::Debug for OtelLayer<K> {
+impl<K: Kind> fmt::Debug for OtelLayer<K> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("OtelLayer")
             .field("traces", &self.options.traces)
@@ -94,12 +96,15 @@ impl<K: Kind> OtelLayer<K> {
     pub fn new() -> Self {
         OtelLayer {
             options: Arc::new(Options::new(K::scope())),
+            state: Arc::default(),
             kind: PhantomData,
         }
     }
 
     fn with(mut self, change: impl FnOnce(&mut Options)) -> Self {
         change(Arc::make_mut(&mut self.options));
+        // What the kind made from the old options (instruments on another provider) goes too.
+        self.state = Arc::default();
         self
     }
 
@@ -236,6 +241,15 @@ impl<K: Kind> OtelLayer<K> {
     /// so a server behind a TLS acceptor says so here.
     pub fn https(self, https: bool) -> Self {
         self.with(|o| o.https = https)
+    }
+
+    /// Which semantic-convention attribute names to emit, as `OTEL_SEMCONV_STABILITY_OPT_IN`
+    /// says it (a comma-separated list), for this layer instead of the environment. The gRPC
+    /// layers read `rpc/dup` (stable and old names) and `rpc/old` (old names only); the HTTP
+    /// layers emit the stable HTTP conventions whatever it says.
+    pub fn semconv_stability_opt_in(self, value: impl Into<String>) -> Self {
+        let value = value.into();
+        self.with(|o| o.semconv_stability_opt_in = Some(value))
     }
 
     /// Reads `server.address` and `client.address` from `Forwarded` / `X-Forwarded-*` (servers).

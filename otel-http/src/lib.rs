@@ -60,11 +60,11 @@ pub use body::ResponseBody;
 pub use config::Options;
 pub use config::ResponsePropagation;
 #[doc(hidden)]
-pub use exchange::{Exchange, Outcome};
+pub use exchange::{Exchange, Finishing, Outcome};
 pub use future::ResponseFuture;
 pub use head::{Filter, RequestHead, RequestHook, ResponseHead, ResponseHook, SpanNameFormatter};
 #[doc(hidden)]
-pub use http_exchange::HttpExchange;
+pub use http_exchange::{HttpExchange, HttpState};
 #[doc(hidden)]
 pub use kind::Kind;
 pub use kind::{Client, Server};

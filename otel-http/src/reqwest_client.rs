@@ -8,9 +8,9 @@ use reqwest_middleware::{Middleware, Next};
 
 use crate::body::ResponseBody;
 use crate::config::Options;
-use crate::exchange::{Exchange, Outcome};
+use crate::exchange::{Exchange, Finishing, Outcome};
 use crate::head::RequestHead;
-use crate::http_exchange::HttpExchange;
+use crate::http_exchange::{HttpExchange, HttpState};
 use crate::kind::Client;
 use crate::layer::OtelLayer;
 
@@ -26,6 +26,7 @@ use crate::layer::OtelLayer;
 #[derive(Clone)]
 pub struct ReqwestMiddleware {
     options: Arc<Options>,
+    state: Arc<HttpState>,
 }
 
 impl std::fmt::Debug for ReqwestMiddleware {
@@ -39,6 +40,7 @@ impl OtelLayer<Client> {
     pub fn reqwest_middleware(self) -> ReqwestMiddleware {
         ReqwestMiddleware {
             options: self.options,
+            state: self.state,
         }
     }
 }
@@ -82,7 +84,9 @@ impl Middleware for ReqwestMiddleware {
             *req.headers_mut() = std::mem::take(head.headers_mut());
             return next.run(req, extensions).await;
         }
-        let mut exchange = HttpExchange::client(&self.options, &mut head);
+        // Finished once: on an error, at the body's end, or (the call dropped) as dropped.
+        let mut exchange =
+            Finishing::new(HttpExchange::client(&self.options, &self.state, &mut head));
         *req.headers_mut() = std::mem::take(head.headers_mut());
         let cx = exchange.context().clone();
         let response = match next.run(req, extensions).with_context(cx).await {
@@ -102,7 +106,7 @@ impl Middleware for ReqwestMiddleware {
         let response: http::Response<reqwest::Body> = response.into();
         let (mut parts, body) = response.into_parts();
         exchange.on_response(parts.status, parts.version, &mut parts.headers);
-        let body = reqwest::Body::wrap(ResponseBody::new(body, Some(exchange)));
+        let body = reqwest::Body::wrap(ResponseBody::guarded(body, Some(exchange)));
         // Rebuilt so the response keeps its URL.
         use reqwest::ResponseBuilderExt;
         let mut rebuilt = http::Response::builder()

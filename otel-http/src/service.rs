@@ -20,9 +20,10 @@ use crate::kind::Kind;
 /// Instruments an inner HTTP service: starts the kind's exchange for each request the filter
 /// lets through, keeps its context current while the inner service runs, and ends it with the
 /// response body.
-pub struct OtelService<S, K> {
+pub struct OtelService<S, K: Kind> {
     inner: S,
     options: Arc<Options>,
+    state: Arc<K::State>,
     kind: PhantomData<fn() -> K>,
 }
 
@@ -31,27 +32,29 @@ pub type ServerService<S> = OtelService<S, crate::Server>;
 /// The client service of [`crate::OtelLayer::client`].
 pub type ClientService<S> = OtelService<S, crate::Client>;
 
-impl<S, K> OtelService<S, K> {
-    pub(crate) fn new(inner: S, options: Arc<Options>) -> Self {
+impl<S, K: Kind> OtelService<S, K> {
+    pub(crate) fn new(inner: S, options: Arc<Options>, state: Arc<K::State>) -> Self {
         OtelService {
             inner,
             options,
+            state,
             kind: PhantomData,
         }
     }
 }
 
-impl<S: Clone, K> Clone for OtelService<S, K> {
+impl<S: Clone, K: Kind> Clone for OtelService<S, K> {
     fn clone(&self) -> Self {
         OtelService {
             inner: self.inner.clone(),
             options: self.options.clone(),
+            state: self.state.clone(),
             kind: PhantomData,
         }
     }
 }
 
-impl<S: std::fmt::Debug, K> std::fmt::Debug for OtelService<S, K> {
+impl<S: std::fmt::Debug, K: Kind> std::fmt::Debug for OtelService<S, K> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("OtelService")
             .field("inner", &self.inner)
@@ -78,7 +81,7 @@ where
         if !self.options.instruments_request(&RequestHead::of(&req)) {
             return ResponseFuture::new(self.inner.call(req), None);
         }
-        let exchange = K::start(&self.options, &mut req);
+        let exchange = K::start(&self.options, &self.state, &mut req);
         let future = {
             let _guard = exchange.context().clone().attach();
             self.inner.call(req)

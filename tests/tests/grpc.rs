@@ -729,3 +729,79 @@ async fn made_up_methods_and_authorities_make_a_bounded_number_of_series() {
         "{points:#?}"
     );
 }
+
+/// Every RPC semantic-convention mode, set on the layers (no environment involved): stable names,
+/// `rpc/dup` (stable and old), `rpc/old` (old only, with the short `rpc.method`).
+#[tokio::test]
+async fn every_semconv_mode_set_on_the_layer() {
+    for (opt_in, stable, old) in [
+        ("", true, false),
+        ("http, rpc/dup", true, true),
+        ("rpc/old", false, true),
+    ] {
+        let t = Telemetry::new();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = tonic::transport::Server::builder()
+            .layer(
+                GrpcOtelLayer::server()
+                    .tracer_provider(t.tracer_provider.clone())
+                    .meter_provider(t.meter_provider.clone())
+                    .semconv_stability_opt_in(opt_in),
+            )
+            .add_service(EchoServer::new(EchoService));
+        tokio::spawn(async move {
+            server
+                .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener))
+                .await
+                .unwrap();
+        });
+        let channel = tonic::transport::Channel::from_shared(format!("http://{addr}"))
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
+        let channel = ServiceBuilder::new()
+            .layer(
+                GrpcOtelLayer::client()
+                    .tracer_provider(t.tracer_provider.clone())
+                    .semconv_stability_opt_in(opt_in),
+            )
+            .service(channel);
+        EchoClient::new(channel).unary(request("ok")).await.unwrap();
+        let spans = t.wait_for_spans(2).await;
+        for kind in [SpanKind::Client, SpanKind::Server] {
+            let s = by_kind(&spans, kind.clone());
+            let expect = [
+                ("rpc.system.name", stable.then_some("grpc")),
+                ("rpc.response.status_code", stable.then_some("OK")),
+                ("rpc.system", old.then_some("grpc")),
+                ("rpc.service", old.then_some("test.echo.Echo")),
+                ("rpc.grpc.status_code", old.then_some("0")),
+                (
+                    "rpc.method",
+                    Some(if stable {
+                        "test.echo.Echo/Unary"
+                    } else {
+                        "Unary"
+                    }),
+                ),
+            ];
+            for (key, value) in expect {
+                assert_eq!(attr(s, key).as_deref(), value, "{opt_in:?} {kind:?} {key}");
+            }
+        }
+        let (_, points) = t.points("rpc.server.call.duration");
+        assert_eq!(points.len(), 1);
+        assert_eq!(
+            points[0].0.get("rpc.service").map(String::as_str),
+            old.then_some("test.echo.Echo"),
+            "{opt_in:?}"
+        );
+        assert_eq!(
+            points[0].0.get("rpc.system.name").map(String::as_str),
+            stable.then_some("grpc"),
+            "{opt_in:?}"
+        );
+    }
+}
