@@ -11,6 +11,7 @@ use std::task::{Context as TaskContext, Poll};
 
 use http::{Request, Response};
 use opentelemetry::global::BoxedTracer;
+use opentelemetry::metrics::Histogram;
 use opentelemetry::trace::{SpanKind, TraceContextExt, Tracer};
 use opentelemetry::{Context, KeyValue};
 use otel_propagation::Propagators;
@@ -22,6 +23,9 @@ pub struct FloorLayer {
     // Behind one `Arc`: axum may call `Layer::layer` per request (a router without state).
     shared: std::sync::Arc<(BoxedTracer, Propagators)>,
     attributes: bool,
+    /// The SDK's own cost of what our metrics record per request: two histogram records
+    /// (duration, response body size) with the same five attributes ours gives them.
+    histograms: Option<std::sync::Arc<(Histogram<f64>, Histogram<u64>)>>,
 }
 
 impl FloorLayer {
@@ -34,6 +38,22 @@ impl FloorLayer {
                 Propagators::default(),
             )),
             attributes,
+            histograms: None,
+        }
+    }
+
+    /// [`FloorLayer::new`] that also records two histograms per request through the global
+    /// meter provider, as a layer would with no machinery of its own around them.
+    pub fn with_histograms(attributes: bool) -> Self {
+        let meter = opentelemetry::global::meter("floor");
+        FloorLayer {
+            histograms: Some(std::sync::Arc::new((
+                meter.f64_histogram("http.server.request.duration").build(),
+                meter
+                    .u64_histogram("http.server.response.body.size")
+                    .build(),
+            ))),
+            ..Self::new(attributes)
         }
     }
 }
@@ -89,6 +109,8 @@ where
             future,
             cx,
             attributes: self.layer.attributes,
+            histograms: self.layer.histograms.clone(),
+            started: std::time::Instant::now(),
         }
     }
 }
@@ -100,6 +122,8 @@ pin_project_lite::pin_project! {
         future: F,
         cx: Context,
         attributes: bool,
+        histograms: Option<std::sync::Arc<(Histogram<f64>, Histogram<u64>)>>,
+        started: std::time::Instant,
     }
 }
 
@@ -123,6 +147,22 @@ where
             ));
         }
         span.end();
+        if let (Some(histograms), Ok(response)) = (this.histograms.as_ref(), &result) {
+            let attributes = [
+                KeyValue::new("http.request.method", "GET"),
+                KeyValue::new("url.scheme", "http"),
+                KeyValue::new("http.route", "/users/{id}"),
+                KeyValue::new("network.protocol.version", "1.1"),
+                KeyValue::new(
+                    "http.response.status_code",
+                    i64::from(response.status().as_u16()),
+                ),
+            ];
+            histograms
+                .0
+                .record(this.started.elapsed().as_secs_f64(), &attributes);
+            histograms.1.record(4, &attributes);
+        }
         Poll::Ready(result)
     }
 }

@@ -18,12 +18,13 @@ use tracing_opentelemetry::OpenTelemetrySpanExt;
 use tracing_subscriber::layer::SubscriberExt;
 
 /// The variants, plain first.
-pub const VARIANTS: [&str; 13] = [
+pub const VARIANTS: [&str; 14] = [
     "plain-axum",
     "floor-api-span",
     "floor-api-span-unsampled",
     "floor-api-span-sampled-out",
     "floor-api-span-3-attributes",
+    "floor-api-span-2-histograms",
     "ours-traces",
     "ours-traces-unsampled",
     "ours-traces-sampled-out",
@@ -73,6 +74,9 @@ pub fn router(variant: &str, tracer_provider: &SdkTracerProvider) -> Option<Rout
             routes().layer(crate::floor::FloorLayer::new(false))
         }
         "floor-api-span-3-attributes" => routes().layer(crate::floor::FloorLayer::new(true)),
+        "floor-api-span-2-histograms" => {
+            routes().layer(crate::floor::FloorLayer::with_histograms(false))
+        }
         "ours-traces" | "ours-traces-unsampled" | "ours-traces-sampled-out" => {
             routes().layer(OtelLayer::server().metrics(false))
         }
