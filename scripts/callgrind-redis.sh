@@ -15,13 +15,23 @@ command -v redis-server >/dev/null || apt-get install -y -qq redis-server >/dev/
 cargo build --release -q -p otel-bench --bin redis-ir
 bin="${CARGO_TARGET_DIR:-target}/release/redis-ir"
 
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 dir=$(mktemp -d)
-redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no --daemonize yes \
-  --pidfile "$dir/redis.pid" --dir "$dir" --logfile "$dir/redis.log"
 stop() { [ -f "$dir/redis.pid" ] && kill "$(cat "$dir/redis.pid")" 2>/dev/null; rm -rf "$dir"; }
 trap stop EXIT
-for _ in $(seq 100); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.05; done
+# A free loopback port: try random ones until a server answers on one.
+port=""
+for candidate in $(shuf -i 20000-60000 -n 20); do
+  redis-server --port "$candidate" --bind 127.0.0.1 --save '' --appendonly no --daemonize yes \
+    --pidfile "$dir/redis.pid" --dir "$dir" --logfile "$dir/redis.log"
+  for _ in $(seq 40); do
+    # Ours answers with our directory (another server may hold a port we tried).
+    if redis-cli -p "$candidate" config get dir 2>/dev/null | grep -qx "$dir"; then
+      port=$candidate; break 2
+    fi
+    sleep 0.05
+  done
+done
+[ -n "$port" ] || { echo "redis-server did not start" >&2; exit 1; }
 export REDIS_URL="redis://127.0.0.1:$port/"
 
 instructions() { # variant operations
