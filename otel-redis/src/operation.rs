@@ -96,6 +96,13 @@ impl<'c> Operation<'c> {
     ) -> Self {
         let mut rest = args.clone();
         let named = Named::new(rest.next().unwrap_or_default());
+        if !config.instruments_operation(|| {
+            named
+                .name()
+                .map_or_else(|| otel_core::OTHER.to_owned(), Cow::into_owned)
+        }) {
+            return Operation::skipped(config);
+        }
         let namespace = config.namespace.or(Some(db));
         let span = config.traces.then(|| {
             otel_core::start_span(
@@ -155,6 +162,9 @@ impl<'c> Operation<'c> {
             }
         }
         let name = if transaction { MULTI } else { PIPELINE };
+        if !config.instruments_operation(|| name.to_owned()) {
+            return Operation::skipped(config);
+        }
         let namespace = config.namespace.or(Some(db));
         let span = config.traces.then(|| {
             otel_core::start_span(
@@ -198,6 +208,18 @@ impl<'c> Operation<'c> {
             started: config.metrics.then(Instant::now),
             metric_name: name,
             namespace,
+        }
+    }
+
+    /// An operation the filter left out: nothing recorded.
+    fn skipped(config: &'c Config) -> Self {
+        Operation {
+            config,
+            ended: true,
+            span: None,
+            started: None,
+            metric_name: otel_core::OTHER,
+            namespace: None,
         }
     }
 

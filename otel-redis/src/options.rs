@@ -72,6 +72,7 @@ impl OtelRedis {
                 namespace: None,
                 consumer_parent: ConsumerParent::Producer,
                 inject_streams: true,
+                filter: None,
                 instruments: OnceLock::new(),
             },
             shared: OnceLock::new(),
@@ -196,6 +197,14 @@ impl OtelRedis {
         self
     }
 
+    /// Instruments only the operations for which `filter` returns `true`; it sees the operation
+    /// name (`GET`, `PIPELINE`, `MULTI`; a command the crate does not know by its own name,
+    /// upper case). Others get neither span nor metric (health-check `PING`s, say).
+    pub fn filter(mut self, filter: impl Fn(&str) -> bool + Send + Sync + 'static) -> Self {
+        self.config_mut().filter = Some(Arc::new(filter));
+        self
+    }
+
     /// Wraps `connection`: every command through it is traced.
     pub fn wrap<C>(&self, connection: C) -> TracedConnection<C> {
         TracedConnection::with_config(connection, self.shared())
@@ -230,6 +239,9 @@ impl OtelRedis {
     }
 }
 
+/// Decides whether an operation is instrumented, from its name.
+pub(crate) type Filter = Arc<dyn Fn(&str) -> bool + Send + Sync>;
+
 /// The resolved options, shared by every clone of a wrapped connection.
 pub(crate) struct Config {
     pub(crate) providers: Providers,
@@ -245,6 +257,7 @@ pub(crate) struct Config {
     pub(crate) namespace: Option<i64>,
     pub(crate) consumer_parent: ConsumerParent,
     pub(crate) inject_streams: bool,
+    pub(crate) filter: Option<Filter>,
     instruments: OnceLock<Instruments>,
 }
 
@@ -264,6 +277,7 @@ impl Clone for Config {
             namespace: self.namespace,
             consumer_parent: self.consumer_parent,
             inject_streams: self.inject_streams,
+            filter: self.filter.clone(),
             // Made anew on first use by the clone.
             instruments: OnceLock::new(),
         }
@@ -284,11 +298,17 @@ impl fmt::Debug for Config {
             .field("namespace", &self.namespace)
             .field("consumer_parent", &self.consumer_parent)
             .field("inject_streams", &self.inject_streams)
+            .field("filter", &self.filter.is_some())
             .finish()
     }
 }
 
 impl Config {
+    /// Whether the filter, if any, lets the operation called `name` be instrumented.
+    pub(crate) fn instruments_operation(&self, name: impl FnOnce() -> String) -> bool {
+        self.filter.as_ref().is_none_or(|filter| filter(&name()))
+    }
+
     /// The metric instruments, made on first use.
     pub(crate) fn instruments(&self) -> &Instruments {
         self.instruments

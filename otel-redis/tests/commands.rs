@@ -685,3 +685,30 @@ async fn connection_managers_are_wrapped_the_same_way() {
         Some("GET k")
     );
 }
+
+#[tokio::test]
+async fn filtered_operations_record_nothing() {
+    let server = RedisServer::start();
+    let telemetry = Telemetry::new();
+    let options = telemetry
+        .options(server.port)
+        .filter(|name| name != "PING" && name != "PIPELINE");
+    let mut con = connect(&server, &options).await;
+    let _: String = redis::cmd("PING").query_async(&mut con).await.unwrap();
+    let _: () = redis::pipe()
+        .set("a", 1)
+        .ignore()
+        .set("b", 2)
+        .ignore()
+        .query_async(&mut con)
+        .await
+        .unwrap();
+    let _: Option<String> = con.get("a").await.unwrap();
+    let spans = telemetry.spans();
+    assert_eq!(
+        spans.iter().map(|s| s.name.as_ref()).collect::<Vec<_>>(),
+        vec!["GET"]
+    );
+    let (_, _, points) = telemetry.histogram(metric::DB_CLIENT_OPERATION_DURATION);
+    assert_eq!(points.len(), 1);
+}
