@@ -109,8 +109,13 @@ where
             future,
             cx,
             attributes: self.layer.attributes,
+            // The clock only when it is used: the floor without histograms reads none.
+            started: self
+                .layer
+                .histograms
+                .as_ref()
+                .map(|_| std::time::Instant::now()),
             histograms: self.layer.histograms.clone(),
-            started: std::time::Instant::now(),
         }
     }
 }
@@ -123,7 +128,7 @@ pin_project_lite::pin_project! {
         cx: Context,
         attributes: bool,
         histograms: Option<std::sync::Arc<(Histogram<f64>, Histogram<u64>)>>,
-        started: std::time::Instant,
+        started: Option<std::time::Instant>,
     }
 }
 
@@ -147,7 +152,9 @@ where
             ));
         }
         span.end();
-        if let (Some(histograms), Ok(response)) = (this.histograms.as_ref(), &result) {
+        if let (Some(histograms), Some(started), Ok(response)) =
+            (this.histograms.as_ref(), this.started, &result)
+        {
             let attributes = [
                 KeyValue::new("http.request.method", "GET"),
                 KeyValue::new("url.scheme", "http"),
@@ -160,7 +167,7 @@ where
             ];
             histograms
                 .0
-                .record(this.started.elapsed().as_secs_f64(), &attributes);
+                .record(started.elapsed().as_secs_f64(), &attributes);
             histograms.1.record(4, &attributes);
         }
         Poll::Ready(result)

@@ -12,8 +12,8 @@ use opentelemetry::{Context, Key, KeyValue, StringValue};
 use opentelemetry_semantic_conventions::{attribute as attr, metric as names};
 use otel_http::{Exchange, Options, Outcome, RequestHead, ResponseHead, strings};
 
-use crate::status::Code;
 use crate::semconv::Mode;
+use crate::status::Code;
 
 mod key {
     use super::{Key, attr};
@@ -117,9 +117,9 @@ pub struct RpcExchange {
     /// gRPC method. Servers record it at the end, once the status says whether it is served.
     method: Option<(StringValue, usize)>,
     code: Option<Code>,
-    /// The method, when its span name was not interned yet: interned once a call to it
-    /// succeeds (a peer must not use up the interned names with made-up ones).
-    to_intern: Option<StringValue>,
+    /// Whether `method`'s span name is still to be interned: once a call to it succeeds (a peer
+    /// must not use up the interned names with made-up ones).
+    to_intern: bool,
 }
 
 impl RpcExchange {
@@ -193,10 +193,7 @@ impl RpcExchange {
             metric_attributes,
             method: method_value.clone(),
             code: None,
-            to_intern: named
-                .as_ref()
-                .filter(|(name, _)| matches!(name, Cow::Owned(_)))
-                .map(|(_, value)| value.clone()),
+            to_intern: matches!(named, Some((Cow::Owned(_), _))),
         };
         if options.traces_enabled() {
             let name = || -> Cow<'static, str> {
@@ -421,9 +418,10 @@ impl Exchange for RpcExchange {
         });
         // Only a call that completed with OK proves the method: a reset stream, a failure, or
         // a status from a layer in front of the router (UNAUTHENTICATED, UNIMPLEMENTED) does not.
-        if let Some(method) = self.to_intern.take()
+        if self.to_intern
             && outcome_ok
             && code == Some(Code::OK)
+            && let Some((method, _)) = &self.method
         {
             strings::intern_named("", method.as_str());
         }
