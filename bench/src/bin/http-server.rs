@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-use otel_bench::http::{VARIANTS, install_providers, router};
+use otel_bench::http::{VARIANTS, install_providers_for, router};
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -19,7 +19,7 @@ fn main() -> ExitCode {
         eprintln!("port must be a number");
         return ExitCode::FAILURE;
     };
-    let (tracer_provider, _meter_provider) = install_providers();
+    let (tracer_provider, _meter_provider) = install_providers_for(variant);
     let Some(app) = router(variant, &tracer_provider) else {
         eprintln!("unknown variant {variant}");
         return ExitCode::FAILURE;
