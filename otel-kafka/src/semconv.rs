@@ -3,7 +3,7 @@
 use std::any::Any;
 use std::borrow::Cow;
 use std::error::Error;
-use std::sync::{Mutex, RwLock};
+use std::sync::Mutex;
 
 use opentelemetry::{KeyValue, Value};
 use opentelemetry_semantic_conventions::attribute as semconv;
@@ -20,13 +20,6 @@ pub(crate) const POLL: &str = "poll";
 
 /// `{operation} {topic}`.
 pub(crate) fn span_name(operation: &str, topic: &str) -> Cow<'static, str> {
-    if let Some(interned) = self::topic(topic) {
-        return Cow::Borrowed(match operation {
-            SEND => interned.send,
-            PROCESS => interned.process,
-            _ => interned.receive,
-        });
-    }
     let mut name = String::with_capacity(operation.len() + 1 + topic.len());
     name.push_str(operation);
     name.push(' ');
@@ -86,56 +79,9 @@ pub(crate) fn partition_id(partition: i32) -> KeyValue {
     KeyValue::new(semconv::MESSAGING_DESTINATION_PARTITION_ID, value)
 }
 
-/// What a topic gives every span and metric point: its name and the span names built on it,
-/// made once per topic and kept for the life of the process.
-#[derive(Debug)]
-pub(crate) struct Topic {
-    pub(crate) name: &'static str,
-    pub(crate) send: &'static str,
-    pub(crate) process: &'static str,
-    pub(crate) receive: &'static str,
-}
-
-/// At most this many topics are kept (a process talks to a bounded set of topics; past the
-/// bound, names are built per message).
-const MAX_TOPICS: usize = 256;
-
-/// The interned names of `topic`, or `None` past [`MAX_TOPICS`] (or over Kafka's 249-character
-/// name limit).
-pub(crate) fn topic(topic: &str) -> Option<&'static Topic> {
-    static TOPICS: RwLock<Vec<&'static Topic>> = RwLock::new(Vec::new());
-    let find = |topics: &[&'static Topic]| topics.iter().copied().find(|t| t.name == topic);
-    if let Some(found) = TOPICS.read().ok().and_then(|topics| find(&topics)) {
-        return Some(found);
-    }
-    if topic.len() > 249 {
-        return None;
-    }
-    let mut topics = TOPICS.write().ok()?;
-    if let Some(found) = find(&topics) {
-        return Some(found);
-    }
-    if topics.len() >= MAX_TOPICS {
-        return None;
-    }
-    let leak = |s: String| -> &'static str { Box::leak(s.into_boxed_str()) };
-    let interned: &'static Topic = Box::leak(Box::new(Topic {
-        name: leak(topic.to_owned()),
-        send: leak(format!("{SEND} {topic}")),
-        process: leak(format!("{PROCESS} {topic}")),
-        receive: leak(format!("{RECEIVE} {topic}")),
-    }));
-    topics.push(interned);
-    Some(interned)
-}
-
 /// `messaging.destination.name`.
 pub(crate) fn destination(topic: &str) -> KeyValue {
-    let value = match self::topic(topic) {
-        Some(interned) => Value::from(interned.name),
-        None => Value::from(topic.to_owned()),
-    };
-    KeyValue::new(semconv::MESSAGING_DESTINATION_NAME, value)
+    KeyValue::new(semconv::MESSAGING_DESTINATION_NAME, topic.to_owned())
 }
 
 /// The name of an rdkafka error code (`MessageTimedOut`, `UnknownTopicOrPartition`), made
@@ -215,12 +161,7 @@ mod tests {
         assert_eq!(span_name(SEND, "orders"), "send orders");
         assert_eq!(span_name(PROCESS, "orders"), "process orders");
         assert_eq!(span_name(RECEIVE, "orders"), "receive orders");
-        assert!(std::ptr::eq(
-            topic("orders").unwrap(),
-            topic("orders").unwrap()
-        ));
         let long = "t".repeat(300);
-        assert!(topic(&long).is_none());
         assert_eq!(span_name(SEND, &long), format!("send {long}"));
         assert_eq!(destination(&long).value.as_str(), long.as_str());
         for (partition, text) in [(0, "0"), (63, "63"), (64, "64"), (-1, "-1")] {
