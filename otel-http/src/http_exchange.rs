@@ -6,7 +6,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use http::{HeaderMap, Request, StatusCode, Version};
-use opentelemetry::trace::{SpanKind, Status, TraceContextExt};
+use opentelemetry::trace::{Span, SpanKind, Status, TraceContextExt};
 use opentelemetry::{Context, KeyValue, StringValue, Value};
 
 use crate::config::{Options, ResponsePropagation};
@@ -211,20 +211,16 @@ impl HttpExchange {
             inflight.cx = parent;
             return inflight;
         }
+        // What the conventions mark as sampling-relevant goes to the sampler; the rest (`rest`
+        // below) is built only once the span records.
         let attributes = || {
             let mut attributes = Vec::with_capacity(14);
             attributes.push(KeyValue::new(key::METHOD, method));
-            if let Some(original) = method_original {
-                attributes.push(KeyValue::new(key::METHOD_ORIGINAL, original.to_owned()));
-            }
             attributes.push(KeyValue::new(key::URL_SCHEME, scheme));
             attributes.push(KeyValue::new(key::URL_PATH, req.uri().path().to_owned()));
             if let Some(query) = req.uri().query() {
                 let query = semconv::redact_query(query, &options.redacted_query_params);
                 attributes.push(KeyValue::new(key::URL_QUERY, query.into_owned()));
-            }
-            if let Some(route) = route_value() {
-                attributes.push(KeyValue::new(key::ROUTE, route));
             }
             let host = match fwd_host {
                 Some(host) => Some(semconv::split_host_port(host)),
@@ -238,9 +234,6 @@ impl HttpExchange {
                 }
             }
             push_peer(req, fwd_client, &mut attributes);
-            if let Some(protocol) = protocol {
-                attributes.push(KeyValue::new(key::PROTOCOL_VERSION, protocol));
-            }
             if let Some(agent) = req
                 .headers()
                 .get(http::header::USER_AGENT)
@@ -249,14 +242,39 @@ impl HttpExchange {
                 // The caller's choice: not cached (see `strings`).
                 attributes.push(KeyValue::new(key::USER_AGENT, agent.to_owned()));
             }
-            push_request_tail(options, req.headers(), &inflight.metrics, &mut attributes);
+            semconv::captured_headers(
+                "http.request.header",
+                &options.request_headers,
+                req.headers(),
+                &mut attributes,
+            );
             attributes
+        };
+        let rest = || {
+            let mut rest = Vec::with_capacity(4);
+            if let Some(original) = method_original {
+                rest.push(KeyValue::new(key::METHOD_ORIGINAL, original.to_owned()));
+            }
+            if let Some(route) = route_value() {
+                rest.push(KeyValue::new(key::ROUTE, route));
+            }
+            if let Some(protocol) = protocol {
+                rest.push(KeyValue::new(key::PROTOCOL_VERSION, protocol));
+            }
+            let body_size = match &inflight.metrics {
+                Some(metrics) => metrics.request_body_size,
+                None => content_length(req.headers()),
+            };
+            if let Some(size) = body_size {
+                rest.push(KeyValue::new(key::REQUEST_BODY_SIZE, size as i64));
+            }
+            rest
         };
         let name = || match named() {
             Some((name, _)) => name.clone(),
             None => span_name(options, &head, method, route),
         };
-        let (span, traced) = otel_core::start_span(
+        let (mut span, traced) = otel_core::start_span(
             options.tracer(),
             SpanKind::Server,
             &parent,
@@ -264,6 +282,9 @@ impl HttpExchange {
             name,
             attributes,
         );
+        if traced {
+            span.set_attributes(rest());
+        }
         inflight.cx = parent.with_span(span);
         inflight.traced = traced;
         if traced && let Some(hook) = &options.request_hook {
