@@ -433,10 +433,9 @@ impl HttpExchange {
             .response_propagation
             .filter(|_| self.side == Side::Server)
         {
-            let span = self.cx.span();
-            let sc = span.span_context();
-            if sc.is_valid() {
-                let value = otel_propagation::trace_context::format_traceparent(sc);
+            // What our propagator sends for this context: the random flag stays when the trace
+            // arrived with it, whatever flags the SDK gave the span.
+            if let Some(value) = otel_propagation::trace_context::traceparent(&self.cx) {
                 let name = match header {
                     ResponsePropagation::TraceResponse => {
                         http::HeaderName::from_static("traceresponse")

@@ -353,3 +353,32 @@ async fn baggage_plus_is_sent_encoded_and_order_is_kept() {
         "no `+` leaves unencoded, and the members keep the order received"
     );
 }
+
+#[tokio::test]
+async fn the_response_header_keeps_the_random_flag() {
+    // `traceresponse` names the server span; for a trace that arrived with -02 it says so too,
+    // although the stock SDK built the unsampled server span with flags 00.
+    let t = Telemetry::new();
+    let app = Router::new().route("/", get(|| async { "ok" })).layer(
+        OtelLayer::server()
+            .tracer_provider(t.tracer_provider.clone())
+            .propagators(Propagators::default())
+            .propagate_to_response(otel_http::ResponsePropagation::TraceResponse),
+    );
+    let addr = serve(app).await;
+    for flags in ["02", "03"] {
+        let (status, headers, _) = common::send(
+            "GET",
+            format!("http://{addr}/"),
+            &[(
+                "traceparent",
+                &format!("00-{TRACE_ID}-{CALLER_SPAN_ID}-{flags}"),
+            )],
+        )
+        .await;
+        assert_eq!(status, 200);
+        let value = headers["traceresponse"].to_str().unwrap();
+        assert!(value.starts_with(&format!("00-{TRACE_ID}-")), "{value}");
+        assert!(value.ends_with(&format!("-{flags}")), "{value}");
+    }
+}
