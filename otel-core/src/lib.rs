@@ -10,7 +10,8 @@
 //! - [`start_span`]: a span start that builds names and attributes only when they can be recorded.
 //! - [`error_type`]: `error.type` from an error value: short, stable, low-cardinality.
 //! - [`bounded`]: a caller-controlled value kept only when it is one of a known set, else `_OTHER`.
-//! - [`messaging`]: the consumer span's parent and links, the messaging metric instruments.
+//! - [`messaging`]: the consumer span's parent and links, the PRODUCER `send` / CONSUMER `process`
+//!   span with its metrics (`MessagingSpan`), the messaging metric instruments.
 //!
 //! ```
 //! use opentelemetry::trace::{SpanKind, TraceContextExt};

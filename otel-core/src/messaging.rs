@@ -1,11 +1,16 @@
 //! What messaging instrumentation shares, whatever carries the messages (Kafka records, Redis
-//! stream entries, Pub/Sub envelopes): the consumer span's parent and links, and the messaging
-//! metric instruments of the semantic conventions.
+//! stream entries, Pub/Sub envelopes): the consumer span's parent and links, the PRODUCER `send`
+//! and CONSUMER `process` spans with their metrics ([`MessagingSpan`]), and the messaging metric
+//! instruments of the semantic conventions.
 
-use opentelemetry::Context;
+use std::borrow::Cow;
+use std::time::Instant;
+
+use opentelemetry::global::BoxedTracer;
 use opentelemetry::metrics::{Counter, Histogram, Meter};
-use opentelemetry::trace::{Link, TraceContextExt};
-use opentelemetry_semantic_conventions::metric;
+use opentelemetry::trace::{Link, SpanKind, Status, TraceContextExt};
+use opentelemetry::{Context, KeyValue};
+use opentelemetry_semantic_conventions::{attribute as semconv, metric};
 
 /// How a consumer's span relates to the context a message carries.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -88,6 +93,172 @@ impl MessagingInstruments {
     }
 }
 
+/// A PRODUCER `send {destination}` or CONSUMER `process {destination}` operation: its span (when
+/// traces are on), the context it gives the message, and the timer of its metric.
+///
+/// The carrier crates start one per message (with their own name and attributes, built only
+/// when the span records), hand [`MessagingSpan::context`] to the carrier or the handler, and
+/// [`end`](MessagingSpan::end) it with the outcome. Dropped before that, it ends its span
+/// without an outcome and records no metric (an abandoned send, a handler future dropped).
+#[derive(Debug)]
+pub struct MessagingSpan {
+    cx: Context,
+    kind: SpanKind,
+    /// A span of ours is in `cx` and not ended yet.
+    live: bool,
+    recording: bool,
+    /// Set when metrics are on, until they are recorded.
+    started: Option<Instant>,
+}
+
+impl MessagingSpan {
+    /// Starts a PRODUCER span under `parent` with `tracer` (no span when `None`: the context is
+    /// `parent`'s), timed when `timed`.
+    pub fn producer(
+        tracer: Option<&BoxedTracer>,
+        parent: &Context,
+        timed: bool,
+        name: impl FnOnce() -> Cow<'static, str>,
+        attributes: impl FnOnce() -> Vec<KeyValue>,
+    ) -> Self {
+        let started = timed.then(Instant::now);
+        match tracer {
+            Some(tracer) => {
+                let (span, recording) = crate::start_span(
+                    tracer,
+                    SpanKind::Producer,
+                    parent,
+                    Vec::new(),
+                    name,
+                    attributes,
+                );
+                MessagingSpan {
+                    cx: parent.with_span(span),
+                    kind: SpanKind::Producer,
+                    live: true,
+                    recording,
+                    started,
+                }
+            }
+            None => MessagingSpan {
+                cx: parent.clone(),
+                kind: SpanKind::Producer,
+                live: false,
+                recording: false,
+                started,
+            },
+        }
+    }
+
+    /// Starts a CONSUMER span for a message whose carrier gave `extracted` (on top of
+    /// `current`), parent and links from [`consumer_parent`]. Without a tracer there is no span,
+    /// but the context still flows on: the producer's (or, link-only, the consumer's own).
+    pub fn consumer(
+        tracer: Option<&BoxedTracer>,
+        current: &Context,
+        extracted: Context,
+        mode: ConsumerParent,
+        timed: bool,
+        name: impl FnOnce() -> Cow<'static, str>,
+        attributes: impl FnOnce() -> Vec<KeyValue>,
+    ) -> Self {
+        let started = timed.then(Instant::now);
+        let (parent, links) = consumer_parent(current, extracted, mode);
+        match tracer {
+            Some(tracer) => {
+                let (span, recording) =
+                    crate::start_span(tracer, SpanKind::Consumer, &parent, links, name, attributes);
+                MessagingSpan {
+                    cx: parent.with_span(span),
+                    kind: SpanKind::Consumer,
+                    live: true,
+                    recording,
+                    started,
+                }
+            }
+            None => MessagingSpan {
+                cx: parent,
+                kind: SpanKind::Consumer,
+                live: false,
+                recording: false,
+                started,
+            },
+        }
+    }
+
+    /// The context of the message: the span's, or the parent's when there is no span.
+    pub fn context(&self) -> &Context {
+        &self.cx
+    }
+
+    /// Whether the span records (attributes set on it are kept).
+    pub fn is_recording(&self) -> bool {
+        self.recording
+    }
+
+    /// Ends the span, with `error_type` as `error.type` and error status when given, and
+    /// records the metrics when timed and `instruments` are given: a producer's
+    /// `messaging.client.operation.duration` and `messaging.client.sent.messages`, a consumer's
+    /// `messaging.process.duration`, with `metric_attributes` (see [`metric_attributes`]: bounded
+    /// values only). Only the first call does anything.
+    pub fn end(
+        &mut self,
+        error_type: Option<Cow<'static, str>>,
+        instruments: Option<&MessagingInstruments>,
+        metric_attributes: impl FnOnce() -> Vec<KeyValue>,
+    ) {
+        if self.live {
+            self.live = false;
+            let span = self.cx.span();
+            if let (true, Some(error_type)) = (self.recording, error_type) {
+                span.set_attribute(KeyValue::new(semconv::ERROR_TYPE, error_type.clone()));
+                span.set_status(Status::error(error_type));
+            }
+            span.end();
+        }
+        if let (Some(started), Some(instruments)) = (self.started.take(), instruments) {
+            let elapsed = started.elapsed().as_secs_f64();
+            let attributes = metric_attributes();
+            if self.kind == SpanKind::Producer {
+                instruments.operation_duration.record(elapsed, &attributes);
+                instruments.sent_messages.add(1, &attributes);
+            } else {
+                instruments.process_duration.record(elapsed, &attributes);
+            }
+        }
+    }
+}
+
+impl Drop for MessagingSpan {
+    /// An operation abandoned before its outcome still ends its span.
+    fn drop(&mut self) {
+        if self.live {
+            self.cx.span().end();
+        }
+    }
+}
+
+/// A messaging metric point's attributes: `common` (`messaging.system`, `server.*`…), the
+/// operation as both `messaging.operation.name` and `messaging.operation.type`, `extra`
+/// (destination, partition, group…), and `error.type`. Each must be bounded by the conventions
+/// (never a key, offset, message id or client id).
+pub fn metric_attributes(
+    common: &[KeyValue],
+    operation: &'static str,
+    extra: impl IntoIterator<Item = KeyValue>,
+    error_type: Option<&'static str>,
+) -> Vec<KeyValue> {
+    let mut attributes = Vec::with_capacity(common.len() + 6);
+    attributes.extend_from_slice(common);
+    attributes.push(KeyValue::new(semconv::MESSAGING_OPERATION_NAME, operation));
+    attributes.push(KeyValue::new(semconv::MESSAGING_OPERATION_TYPE, operation));
+    attributes.extend(extra);
+    if let Some(error_type) = error_type {
+        attributes.push(KeyValue::new(semconv::ERROR_TYPE, error_type));
+    }
+    attributes
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -117,6 +288,88 @@ mod tests {
             consumer_parent(&Context::new(), producer(), ConsumerParent::LinkOnly);
         assert!(!parent.span().span_context().is_valid());
         assert_eq!(links[0].span_context.trace_id(), TraceId::from(7));
+    }
+
+    #[test]
+    fn a_messaging_span_ends_once_with_its_error_and_metrics() {
+        use opentelemetry::trace::{Status, TracerProvider as _};
+        use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider};
+
+        let exporter = InMemorySpanExporter::default();
+        let provider = SdkTracerProvider::builder()
+            .with_simple_exporter(exporter.clone())
+            .build();
+        let tracer = BoxedTracer::new(Box::new(provider.tracer("t")));
+
+        let mut consumer = MessagingSpan::consumer(
+            Some(&tracer),
+            &Context::new(),
+            producer(),
+            ConsumerParent::Producer,
+            false,
+            || "process orders".into(),
+            || vec![KeyValue::new(semconv::MESSAGING_SYSTEM, "kafka")],
+        );
+        assert!(consumer.is_recording());
+        assert_eq!(
+            consumer.context().span().span_context().trace_id(),
+            TraceId::from(7)
+        );
+        consumer.end(Some("timeout".into()), None, Vec::new);
+        consumer.end(None, None, Vec::new);
+        drop(consumer);
+
+        // Dropped without an outcome: ended all the same, without an error.
+        drop(MessagingSpan::producer(
+            Some(&tracer),
+            &Context::new(),
+            false,
+            || "send orders".into(),
+            Vec::new,
+        ));
+
+        let spans = exporter.get_finished_spans().unwrap();
+        assert_eq!(spans.len(), 2);
+        assert_eq!(spans[0].name, "process orders");
+        assert_eq!(spans[0].span_kind, SpanKind::Consumer);
+        assert_eq!(spans[0].links.len(), 1);
+        assert!(
+            spans[0]
+                .attributes
+                .contains(&KeyValue::new(semconv::ERROR_TYPE, "timeout"))
+        );
+        assert_eq!(spans[0].status, Status::error("timeout"));
+        assert_eq!(spans[1].name, "send orders");
+        assert_eq!(spans[1].span_kind, SpanKind::Producer);
+        assert_eq!(spans[1].status, Status::Unset);
+    }
+
+    #[test]
+    fn without_a_tracer_the_context_still_flows() {
+        let op = MessagingSpan::consumer(
+            None,
+            &Context::new(),
+            producer(),
+            ConsumerParent::Producer,
+            false,
+            || panic!("no span, no name"),
+            || panic!("no span, no attributes"),
+        );
+        assert!(!op.is_recording());
+        assert_eq!(
+            op.context().span().span_context().span_id(),
+            SpanId::from(8)
+        );
+        assert_eq!(
+            metric_attributes(
+                &[KeyValue::new(semconv::MESSAGING_SYSTEM, "kafka")],
+                "send",
+                [KeyValue::new(semconv::MESSAGING_DESTINATION_NAME, "orders")],
+                Some("timeout"),
+            )
+            .len(),
+            5
+        );
     }
 
     #[test]

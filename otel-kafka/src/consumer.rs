@@ -1,6 +1,7 @@
 //! [`TracedConsumer`]: process each message inside a CONSUMER span under its producer's context.
 
 use std::any::Any;
+use std::borrow::Cow;
 use std::future::Future;
 use std::ops::Deref;
 use std::sync::Arc;
@@ -11,10 +12,10 @@ use std::task::{Context as TaskContext, Poll};
 
 use futures_core::Stream;
 use opentelemetry::context::{FutureExt as _, WithContext};
-use opentelemetry::trace::{SpanKind, Status, TraceContextExt};
+use opentelemetry::trace::{SpanKind, TraceContextExt};
 use opentelemetry::{Context, KeyValue};
 use opentelemetry_semantic_conventions::attribute as semconv;
-use otel_core::messaging::consumer_parent;
+use otel_core::messaging::{MessagingSpan, metric_attributes};
 use rdkafka::ClientConfig;
 use rdkafka::config::{FromClientConfig, FromClientConfigAndContext};
 use rdkafka::consumer::stream_consumer::MessageStream;
@@ -163,8 +164,8 @@ impl<C> TracedConsumer<C> {
     {
         let op = ProcessOp::start(&self.instrumentation, message);
         let result = {
-            let _current = op.cx.clone().attach();
-            handler(&op.cx)
+            let _current = op.op.context().clone().attach();
+            handler(op.op.context())
         };
         op.finish(result.as_ref().err().map(|e| e as &dyn Any));
         result
@@ -181,7 +182,7 @@ impl<C> TracedConsumer<C> {
         Fut: Future<Output = Result<T, E>>,
     {
         let op = ProcessOp::start(&self.instrumentation, message);
-        let cx = op.cx.clone();
+        let cx = op.op.context().clone();
         ProcessFuture {
             handler: handler(cx.clone()).with_context(cx),
             op: Some(op),
@@ -368,13 +369,13 @@ impl Drop for Receive {
     }
 }
 
-/// One message being processed: its span's context, what its metric needs.
+/// One message being processed: its span, what its metric needs.
 struct ProcessOp {
     instrumentation: Arc<Instrumentation>,
-    cx: Context,
-    /// Set when metrics are on.
-    started: Option<(Instant, KeyValue, KeyValue)>,
-    ended: bool,
+    op: MessagingSpan,
+    /// `messaging.destination.name` and `messaging.destination.partition.id`, when metrics are
+    /// on.
+    metric: Option<(KeyValue, KeyValue)>,
 }
 
 impl ProcessOp {
@@ -382,24 +383,12 @@ impl ProcessOp {
         let options = &instrumentation.options;
         let current = Context::current();
         let extracted = carrier::extract(&options.propagation, &current, message.headers());
-        let started = instrumentation.instruments().map(|_| {
+        let metric = instrumentation.instruments().map(|_| {
             (
-                Instant::now(),
                 destination(message.topic()),
                 partition_id(message.partition()),
             )
         });
-        let (parent, links) = consumer_parent(&current, extracted, options.consumer_parent);
-        if !options.traces {
-            // No span, but the context still flows on: the producer's (or, link-only, the
-            // consumer's own).
-            return ProcessOp {
-                instrumentation: instrumentation.clone(),
-                cx: parent,
-                started,
-                ended: true,
-            };
-        }
         let head = MessageHead {
             topic: message.topic(),
             partition: Some(message.partition()),
@@ -407,11 +396,12 @@ impl ProcessOp {
             key: message.key(),
             payload: message.payload(),
         };
-        let (span, recorded) = otel_core::start_span(
-            options.providers.tracer(),
-            SpanKind::Consumer,
-            &parent,
-            links,
+        let op = MessagingSpan::consumer(
+            options.traces.then(|| options.providers.tracer()),
+            &current,
+            extracted,
+            options.consumer_parent,
+            metric.is_some(),
             || span_name(PROCESS, head.topic),
             || {
                 let mut attributes = Vec::with_capacity(instrumentation.common.len() + 9);
@@ -423,55 +413,40 @@ impl ProcessOp {
                 attributes
             },
         );
-        let cx = parent.with_span(span);
-        if let (true, Some(hook)) = (recorded, &options.on_process) {
-            hook(&cx.span(), &head);
+        if let (true, Some(hook)) = (op.is_recording(), &options.on_process) {
+            hook(&op.context().span(), &head);
         }
         ProcessOp {
             instrumentation: instrumentation.clone(),
-            cx,
-            started,
-            ended: false,
+            op,
+            metric,
         }
     }
 
+    /// Ends the span and records the metric. (Dropped without it, the span ends without an
+    /// outcome.)
     fn finish(mut self, error: Option<&dyn Any>) {
         let error_type = error.map(handler_error_type);
-        if !self.ended {
-            self.ended = true;
-            let span = self.cx.span();
-            if let (Some(error_type), true) = (error_type, span.is_recording()) {
-                span.set_attribute(KeyValue::new(semconv::ERROR_TYPE, error_type));
-                span.set_status(Status::error(""));
-            }
-            span.end();
-        }
-        if let (Some((started, topic, partition)), Some(instruments)) =
-            (self.started.take(), self.instrumentation.instruments())
-        {
-            let elapsed = started.elapsed().as_secs_f64();
-            let instrumentation = &self.instrumentation;
-            let mut attributes = Vec::with_capacity(instrumentation.metric_common.len() + 6);
-            attributes.extend_from_slice(&instrumentation.metric_common);
-            attributes.push(KeyValue::new(semconv::MESSAGING_OPERATION_NAME, PROCESS));
-            attributes.push(KeyValue::new(semconv::MESSAGING_OPERATION_TYPE, PROCESS));
-            attributes.extend(instrumentation.group.clone());
-            attributes.push(topic);
-            attributes.push(partition);
-            if let Some(error_type) = error_type {
-                attributes.push(KeyValue::new(semconv::ERROR_TYPE, error_type));
-            }
-            instruments.process_duration.record(elapsed, &attributes);
-        }
-    }
-}
-
-impl Drop for ProcessOp {
-    /// A handler future dropped before it completed still ends its span.
-    fn drop(&mut self) {
-        if !self.ended {
-            self.cx.span().end();
-        }
+        let instrumentation = &self.instrumentation;
+        let metric = self.metric.take();
+        self.op.end(
+            error_type.map(Cow::Borrowed),
+            instrumentation.instruments(),
+            || {
+                let (topic, partition) = metric.unzip();
+                metric_attributes(
+                    &instrumentation.metric_common,
+                    PROCESS,
+                    instrumentation
+                        .group
+                        .clone()
+                        .into_iter()
+                        .chain(topic)
+                        .chain(partition),
+                    error_type,
+                )
+            },
+        );
     }
 }
 

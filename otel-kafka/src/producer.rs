@@ -1,16 +1,17 @@
 //! [`TracedProducer`]: a `FutureProducer` whose every `send` is a PRODUCER span.
 
+use std::borrow::Cow;
 use std::future::Future;
 use std::ops::Deref;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll};
-use std::time::Instant;
 
 use opentelemetry::baggage::BaggageExt;
-use opentelemetry::trace::{SpanKind, Status, TraceContextExt};
+use opentelemetry::trace::TraceContextExt;
 use opentelemetry::{Context, KeyValue};
 use opentelemetry_semantic_conventions::attribute as semconv;
+use otel_core::messaging::{MessagingSpan, metric_attributes};
 use rdkafka::client::ClientContext;
 use rdkafka::config::{FromClientConfig, FromClientConfigAndContext};
 use rdkafka::error::{KafkaError, KafkaResult};
@@ -220,10 +221,9 @@ impl Future for TracedDeliveryFuture {
 #[derive(Debug)]
 pub(crate) struct SendOp {
     instrumentation: Arc<Instrumentation>,
-    /// The caller's context with the send span, when traces are on.
-    span: Option<Context>,
-    /// Set when metrics are on.
-    started: Option<(Instant, KeyValue)>,
+    op: MessagingSpan,
+    /// `messaging.destination.name`, when metrics are on.
+    destination: Option<KeyValue>,
 }
 
 impl SendOp {
@@ -252,37 +252,30 @@ impl SendOp {
         headers: &mut Option<OwnedHeaders>,
     ) -> Self {
         let options = &instrumentation.options;
-        let parent = Context::current();
-        let span = options.traces.then(|| {
-            let (span, recorded) = otel_core::start_span(
-                options.providers.tracer(),
-                SpanKind::Producer,
-                &parent,
-                Vec::new(),
-                || span_name(SEND, head.topic),
-                || {
-                    let mut attributes = Vec::with_capacity(instrumentation.common.len() + 7);
-                    attributes.extend_from_slice(&instrumentation.common);
-                    attributes.push(KeyValue::new(semconv::MESSAGING_OPERATION_TYPE, SEND));
-                    attributes.push(KeyValue::new(semconv::MESSAGING_OPERATION_NAME, SEND));
-                    message_attributes(&mut attributes, head, options.record_message_key);
-                    attributes
-                },
-            );
-            let cx = parent.with_span(span);
-            if let (true, Some(hook)) = (recorded, &options.on_send) {
-                hook(&cx.span(), head);
-            }
-            cx
-        });
-        let started = instrumentation
-            .instruments()
-            .map(|_| (Instant::now(), destination(head.topic)));
+        let metrics = instrumentation.instruments().is_some();
+        let op = MessagingSpan::producer(
+            options.traces.then(|| options.providers.tracer()),
+            &Context::current(),
+            metrics,
+            || span_name(SEND, head.topic),
+            || {
+                let mut attributes = Vec::with_capacity(instrumentation.common.len() + 7);
+                attributes.extend_from_slice(&instrumentation.common);
+                attributes.push(KeyValue::new(semconv::MESSAGING_OPERATION_TYPE, SEND));
+                attributes.push(KeyValue::new(semconv::MESSAGING_OPERATION_NAME, SEND));
+                message_attributes(&mut attributes, head, options.record_message_key);
+                attributes
+            },
+        );
+        if let (true, Some(hook)) = (op.is_recording(), &options.on_send) {
+            hook(&op.context().span(), head);
+        }
+        let destination = metrics.then(|| destination(head.topic));
 
         // What goes into the headers: the send span's context (or the caller's, untraced), and
         // the caller's baggage unless the policy keeps it out of the topic.
         let user = headers.take();
-        let inject_cx = span.as_ref().unwrap_or(&parent);
+        let inject_cx = op.context();
         *headers = Some(if options.strip_baggage {
             inject_headers(instrumentation, &inject_cx.with_cleared_baggage(), user)
         } else {
@@ -291,8 +284,8 @@ impl SendOp {
 
         SendOp {
             instrumentation: instrumentation.clone(),
-            span,
-            started,
+            op,
+            destination,
         }
     }
 
@@ -302,55 +295,30 @@ impl SendOp {
     }
 
     /// Ends the span and records the metrics with the delivery report: the partition and
-    /// offset, or the error.
+    /// offset, or the error. (Dropped without it, the span ends without an outcome.)
     pub(crate) fn finish_with(mut self, result: Result<(i32, i64), &KafkaError>) {
         let error_type = result.err().map(kafka_error_type);
-        let partition = result.ok().map(|(partition, _)| partition_id(partition));
-        if let Some(cx) = self.span.take() {
-            let span = cx.span();
-            if span.is_recording() {
-                match result {
-                    Ok((partition, offset)) => {
-                        span.set_attributes([
-                            partition_id(partition),
-                            KeyValue::new(semconv::MESSAGING_KAFKA_OFFSET, offset),
-                        ]);
-                    }
-                    Err(_) => {
-                        if let Some(error_type) = error_type {
-                            span.set_attribute(KeyValue::new(semconv::ERROR_TYPE, error_type));
-                        }
-                        span.set_status(Status::error(""));
-                    }
-                }
-            }
-            span.end();
+        if let (true, Ok((partition, offset))) = (self.op.is_recording(), result) {
+            self.op.context().span().set_attributes([
+                partition_id(partition),
+                KeyValue::new(semconv::MESSAGING_KAFKA_OFFSET, offset),
+            ]);
         }
-        if let (Some((started, topic)), Some(instruments)) =
-            (self.started.take(), self.instrumentation.instruments())
-        {
-            let elapsed = started.elapsed().as_secs_f64();
-            let mut attributes = Vec::with_capacity(self.instrumentation.metric_common.len() + 5);
-            attributes.extend_from_slice(&self.instrumentation.metric_common);
-            attributes.push(KeyValue::new(semconv::MESSAGING_OPERATION_NAME, SEND));
-            attributes.push(KeyValue::new(semconv::MESSAGING_OPERATION_TYPE, SEND));
-            attributes.push(topic);
-            attributes.extend(partition);
-            if let Some(error_type) = error_type {
-                attributes.push(KeyValue::new(semconv::ERROR_TYPE, error_type));
-            }
-            instruments.operation_duration.record(elapsed, &attributes);
-            instruments.sent_messages.add(1, &attributes);
-        }
-    }
-}
-
-impl Drop for SendOp {
-    /// A send abandoned before its delivery report (its future dropped) still ends its span.
-    fn drop(&mut self) {
-        if let Some(cx) = self.span.take() {
-            cx.span().end();
-        }
+        let instrumentation = &self.instrumentation;
+        let destination = self.destination.take();
+        self.op.end(
+            error_type.map(Cow::Borrowed),
+            instrumentation.instruments(),
+            || {
+                let partition = result.ok().map(|(partition, _)| partition_id(partition));
+                metric_attributes(
+                    &instrumentation.metric_common,
+                    SEND,
+                    destination.into_iter().chain(partition),
+                    error_type,
+                )
+            },
+        );
     }
 }
 

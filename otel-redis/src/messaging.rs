@@ -1,16 +1,15 @@
 //! Redis as a message transport: PRODUCER `send {destination}` spans around `XADD` and
 //! `PUBLISH`, CONSUMER `process {destination}` spans around the handling of a stream entry or a
-//! Pub/Sub message, modelled as otel-kafka's (parent and links from `otel_core::messaging`).
+//! Pub/Sub message, modelled as otel-kafka's (both through `otel_core::messaging::MessagingSpan`).
 
 use std::borrow::Cow;
 use std::error::Error;
 use std::sync::Arc;
-use std::time::Instant;
 
-use opentelemetry::trace::{SpanKind, Status, TraceContextExt};
+use opentelemetry::trace::TraceContextExt;
 use opentelemetry::{Context, ContextGuard, KeyValue};
 use opentelemetry_semantic_conventions::attribute as semconv;
-use otel_core::messaging::consumer_parent;
+use otel_core::messaging::{MessagingSpan, metric_attributes};
 
 use crate::options::Config;
 use crate::semconv::{Failure, REDIS};
@@ -32,9 +31,7 @@ fn destination_value(destination: &str) -> String {
 /// A message being sent: the PRODUCER span (when traces are on) and the context to inject.
 pub(crate) struct Producer<'c> {
     config: &'c Config,
-    cx: Context,
-    recording: bool,
-    started: Option<Instant>,
+    op: MessagingSpan,
     destination: String,
 }
 
@@ -42,91 +39,80 @@ impl<'c> Producer<'c> {
     /// Starts `send {destination}` under `parent`.
     pub(crate) fn start(config: &'c Config, parent: &Context, destination: &str) -> Self {
         let destination = destination_value(destination);
-        let (cx, recording) = if config.traces {
-            let (span, recording) = otel_core::start_span(
-                config.providers.tracer(),
-                SpanKind::Producer,
-                parent,
-                Vec::new(),
-                || Cow::Owned(format!("{SEND} {destination}")),
-                || {
-                    vec![
-                        KeyValue::new(semconv::MESSAGING_SYSTEM, REDIS),
-                        KeyValue::new(semconv::MESSAGING_DESTINATION_NAME, destination.clone()),
-                        KeyValue::new(semconv::MESSAGING_OPERATION_TYPE, SEND),
-                        KeyValue::new(semconv::MESSAGING_OPERATION_NAME, SEND),
-                    ]
-                },
-            );
-            (parent.with_span(span), recording)
-        } else {
-            (parent.clone(), false)
-        };
+        let op = MessagingSpan::producer(
+            config.traces.then(|| config.providers.tracer()),
+            parent,
+            config.metrics,
+            || Cow::Owned(format!("{SEND} {destination}")),
+            || {
+                vec![
+                    KeyValue::new(semconv::MESSAGING_SYSTEM, REDIS),
+                    KeyValue::new(semconv::MESSAGING_DESTINATION_NAME, destination.clone()),
+                    KeyValue::new(semconv::MESSAGING_OPERATION_TYPE, SEND),
+                    KeyValue::new(semconv::MESSAGING_OPERATION_NAME, SEND),
+                ]
+            },
+        );
         Producer {
             config,
-            cx,
-            recording,
-            started: config.metrics.then(Instant::now),
+            op,
             destination,
         }
     }
 
     /// The context the message carries (the PRODUCER span's, when there is one).
     pub(crate) fn context(&self) -> &Context {
-        &self.cx
+        self.op.context()
     }
 
     /// The propagators' fields for this message.
     pub(crate) fn fields(&self) -> Vec<(String, String)> {
         let mut fields = Vec::new();
         self.config.propagation.inject(
-            &self.cx,
+            self.op.context(),
             &mut crate::streams::StreamFieldsInjector(&mut fields),
         );
         fields
     }
 
     /// Ends the span: the message id the server gave, or the failure.
-    pub(crate) fn end(self, message_id: Option<String>, failure: Option<&Failure>) {
-        if self.config.traces {
-            let span = self.cx.span();
-            if self.recording {
-                if let Some(id) = message_id {
-                    span.set_attribute(KeyValue::new(semconv::MESSAGING_MESSAGE_ID, id));
-                }
-                if let Some(failure) = failure {
-                    let error_type = failure.error_type();
-                    span.set_attribute(KeyValue::new(semconv::ERROR_TYPE, error_type.clone()));
-                    span.set_status(Status::error(error_type));
-                }
-            }
-            span.end();
+    pub(crate) fn end(mut self, message_id: Option<String>, failure: Option<&Failure>) {
+        if let (true, Some(id)) = (self.op.is_recording(), message_id) {
+            self.op
+                .context()
+                .span()
+                .set_attribute(KeyValue::new(semconv::MESSAGING_MESSAGE_ID, id));
         }
-        if let Some(started) = self.started {
-            let instruments = self.config.instruments().messaging();
-            let mut attributes = vec![
-                KeyValue::new(semconv::MESSAGING_SYSTEM, REDIS),
-                KeyValue::new(semconv::MESSAGING_DESTINATION_NAME, self.destination),
-                KeyValue::new(semconv::MESSAGING_OPERATION_TYPE, SEND),
-                KeyValue::new(semconv::MESSAGING_OPERATION_NAME, SEND),
-            ];
-            if let Some(address) = &self.config.server_address {
-                attributes.push(KeyValue::new(semconv::SERVER_ADDRESS, address.clone()));
-            }
-            if let Some(port) = self.config.server_port {
-                attributes.push(KeyValue::new(semconv::SERVER_PORT, i64::from(port)));
-            }
-            if let Some(failure) = failure {
-                attributes.push(KeyValue::new(
-                    semconv::ERROR_TYPE,
-                    failure.metric_error_type(),
-                ));
-            }
-            instruments
-                .operation_duration
-                .record(started.elapsed().as_secs_f64(), &attributes);
-            instruments.sent_messages.add(1, &attributes);
-        }
+        let config = self.config;
+        let destination = self.destination;
+        self.op.end(
+            failure.map(Failure::error_type),
+            config.metrics.then(|| config.instruments().messaging()),
+            || {
+                let server_address = config
+                    .server_address
+                    .clone()
+                    .map(|address| KeyValue::new(semconv::SERVER_ADDRESS, address));
+                let server_port = config
+                    .server_port
+                    .map(|port| KeyValue::new(semconv::SERVER_PORT, i64::from(port)));
+                metric_attributes(
+                    &[KeyValue::new(semconv::MESSAGING_SYSTEM, REDIS)],
+                    SEND,
+                    [
+                        Some(KeyValue::new(
+                            semconv::MESSAGING_DESTINATION_NAME,
+                            destination,
+                        )),
+                        server_address,
+                        server_port,
+                    ]
+                    .into_iter()
+                    .flatten(),
+                    failure.map(Failure::metric_error_type),
+                )
+            },
+        );
     }
 }
 
@@ -152,19 +138,17 @@ pub(crate) struct Delivery<'a> {
 #[must_use = "the span ends when this is dropped"]
 pub struct Processing {
     config: Arc<Config>,
-    cx: Context,
-    recording: bool,
-    started: Option<Instant>,
+    op: MessagingSpan,
     destination: String,
     group: Option<String>,
-    error_type: Option<Cow<'static, str>>,
+    error_type: Option<&'static str>,
 }
 
 impl std::fmt::Debug for Processing {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Processing")
             .field("destination", &self.destination)
-            .field("recording", &self.recording)
+            .field("recording", &self.op.is_recording())
             .finish_non_exhaustive()
     }
 }
@@ -174,16 +158,15 @@ impl Processing {
     pub(crate) fn start(config: Arc<Config>, extracted: Context, delivery: Delivery<'_>) -> Self {
         let destination = destination_value(delivery.destination);
         let group = delivery.group.map(destination_value);
-        let (cx, recording) = Context::map_current(|current| {
-            let (parent, links) = consumer_parent(current, extracted, config.consumer_parent);
-            if !config.traces {
-                return (parent, false);
-            }
-            let (span, recording) = otel_core::start_span(
-                config.providers.tracer(),
-                SpanKind::Consumer,
-                &parent,
-                links,
+        // The consumer's own context stays underneath (its baggage, say) only in link mode; by
+        // default the producer's context is the parent.
+        let op = Context::map_current(|current| {
+            MessagingSpan::consumer(
+                config.traces.then(|| config.providers.tracer()),
+                current,
+                extracted,
+                config.consumer_parent,
+                config.metrics,
                 || Cow::Owned(format!("{PROCESS} {destination}")),
                 || {
                     let mut attributes = vec![
@@ -213,14 +196,11 @@ impl Processing {
                     config.push_server_attributes(&mut attributes);
                     attributes
                 },
-            );
-            // The consumer's own context stays underneath (its baggage, say) only in link mode;
-            // by default the producer's context is the parent.
-            (parent.with_span(span), recording)
+            )
         });
-        let started = config.metrics.then(Instant::now);
         if config.metrics {
-            let attributes = metric_attributes(&config, &destination, group.as_deref(), None);
+            let attributes =
+                process_metric_attributes(&config, &destination, group.as_deref(), None);
             config
                 .instruments()
                 .messaging()
@@ -229,9 +209,7 @@ impl Processing {
         }
         Processing {
             config,
-            cx,
-            recording,
-            started,
+            op,
             destination,
             group,
             error_type: None,
@@ -240,22 +218,22 @@ impl Processing {
 
     /// The context to handle the message under: the `process` span's.
     pub fn context(&self) -> &Context {
-        &self.cx
+        self.op.context()
     }
 
     /// Makes [`Processing::context`] current until the guard drops.
     pub fn attach(&self) -> ContextGuard {
-        self.cx.clone().attach()
+        self.op.context().clone().attach()
     }
 
     /// Records that handling failed with `error` (`error.type` from its source chain).
     pub fn record_error(&mut self, error: &(dyn Error + 'static)) {
-        self.error_type = Some(Cow::Borrowed(otel_core::error_type(error)));
+        self.error_type = Some(otel_core::error_type(error));
     }
 
     /// Records that handling failed, with this `error.type` (a low-cardinality class name).
     pub fn record_error_type(&mut self, error_type: &'static str) {
-        self.error_type = Some(Cow::Borrowed(error_type));
+        self.error_type = Some(error_type);
     }
 
     /// Ends the span and records the duration (as dropping does).
@@ -264,53 +242,44 @@ impl Processing {
 
 impl Drop for Processing {
     fn drop(&mut self) {
-        if self.config.traces {
-            let span = self.cx.span();
-            if let (true, Some(error_type)) = (self.recording, &self.error_type) {
-                span.set_attribute(KeyValue::new(semconv::ERROR_TYPE, error_type.clone()));
-                span.set_status(Status::error(error_type.clone()));
-            }
-            span.end();
-        }
-        if let Some(started) = self.started {
-            let attributes = metric_attributes(
-                &self.config,
-                &self.destination,
-                self.group.as_deref(),
-                self.error_type.as_deref(),
-            );
-            self.config
-                .instruments()
-                .messaging()
-                .process_duration
-                .record(started.elapsed().as_secs_f64(), &attributes);
-        }
+        let error_type = self.error_type;
+        let config = &self.config;
+        let destination = &self.destination;
+        let group = self.group.as_deref();
+        self.op.end(
+            error_type.map(Cow::Borrowed),
+            config.metrics.then(|| config.instruments().messaging()),
+            || process_metric_attributes(config, destination, group, error_type),
+        );
     }
 }
 
-fn metric_attributes(
+/// The metric attributes of `process` (and of the consumed-messages count).
+fn process_metric_attributes(
     config: &Config,
     destination: &str,
     group: Option<&str>,
-    error_type: Option<&str>,
+    error_type: Option<&'static str>,
 ) -> Vec<KeyValue> {
-    let mut attributes = vec![
-        KeyValue::new(semconv::MESSAGING_SYSTEM, REDIS),
-        KeyValue::new(semconv::MESSAGING_DESTINATION_NAME, destination.to_owned()),
-        KeyValue::new(semconv::MESSAGING_OPERATION_TYPE, PROCESS),
-        KeyValue::new(semconv::MESSAGING_OPERATION_NAME, PROCESS),
-    ];
-    if let Some(group) = group {
-        attributes.push(KeyValue::new(
-            semconv::MESSAGING_CONSUMER_GROUP_NAME,
-            group.to_owned(),
-        ));
-    }
-    if let Some(address) = &config.server_address {
-        attributes.push(KeyValue::new(semconv::SERVER_ADDRESS, address.clone()));
-    }
-    if let Some(error_type) = error_type {
-        attributes.push(KeyValue::new(semconv::ERROR_TYPE, error_type.to_owned()));
-    }
-    attributes
+    let group =
+        group.map(|group| KeyValue::new(semconv::MESSAGING_CONSUMER_GROUP_NAME, group.to_owned()));
+    let server_address = config
+        .server_address
+        .clone()
+        .map(|address| KeyValue::new(semconv::SERVER_ADDRESS, address));
+    metric_attributes(
+        &[KeyValue::new(semconv::MESSAGING_SYSTEM, REDIS)],
+        PROCESS,
+        [
+            Some(KeyValue::new(
+                semconv::MESSAGING_DESTINATION_NAME,
+                destination.to_owned(),
+            )),
+            group,
+            server_address,
+        ]
+        .into_iter()
+        .flatten(),
+        error_type,
+    )
 }
