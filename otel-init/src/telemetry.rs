@@ -180,8 +180,10 @@ fn build_providers(t: &mut Telemetry, warnings: &mut Vec<ConfigWarning>) {
     }
     let traces = traces.build();
 
-    // Metrics.
+    // Metrics: the provider exists only when a reader takes them (a provider without one makes
+    // the SDK log an error for every observable instrument created on it).
     let mut metrics = SdkMeterProvider::builder().with_resource(s.resource.clone());
+    let mut readers = 0;
     for exporter in s.exporters(Signal::Metrics) {
         match exporter {
             Exporter::Otlp => match metric_exporter(
@@ -192,6 +194,7 @@ fn build_providers(t: &mut Telemetry, warnings: &mut Vec<ConfigWarning>) {
                 http_client.as_ref(),
             ) {
                 Ok(exporter) => {
+                    readers += 1;
                     metrics = metrics.with_reader(
                         PeriodicReader::builder(exporter)
                             .with_interval(s.metric_export_interval)
@@ -201,6 +204,7 @@ fn build_providers(t: &mut Telemetry, warnings: &mut Vec<ConfigWarning>) {
                 Err(error) => warnings.push(exporter_failed(Signal::Metrics, &error)),
             },
             Exporter::Console => {
+                readers += 1;
                 metrics = metrics.with_reader(
                     PeriodicReader::builder(opentelemetry_stdout::MetricExporter::default())
                         .with_interval(s.metric_export_interval)
@@ -210,6 +214,7 @@ fn build_providers(t: &mut Telemetry, warnings: &mut Vec<ConfigWarning>) {
             #[cfg(feature = "prometheus")]
             Exporter::Prometheus => match crate::prometheus::start(s.prometheus_address) {
                 Ok((reader, server)) => {
+                    readers += 1;
                     metrics = metrics.with_reader(reader);
                     t.prometheus = Some(server);
                 }
@@ -222,7 +227,7 @@ fn build_providers(t: &mut Telemetry, warnings: &mut Vec<ConfigWarning>) {
             },
         }
     }
-    let metrics = metrics.build();
+    let metrics = (readers > 0).then(|| metrics.build());
 
     // Logs: the provider exists only when something exports them.
     let logs = if s.exporters(Signal::Logs).is_empty() {
@@ -264,10 +269,12 @@ fn build_providers(t: &mut Telemetry, warnings: &mut Vec<ConfigWarning>) {
 
     if s.install_globals {
         global::set_tracer_provider(traces.clone());
-        global::set_meter_provider(metrics.clone());
+        if let Some(metrics) = &metrics {
+            global::set_meter_provider(metrics.clone());
+        }
     }
     t.tracer_provider = Some(traces);
-    t.meter_provider = Some(metrics);
+    t.meter_provider = metrics;
     t.logger_provider = logs;
 }
 

@@ -1,11 +1,13 @@
-//! An axum service instrumented with one line, configured from the environment.
+//! An axum service instrumented with one line, its telemetry configured from the environment.
 //!
-//! `OTEL_PROPAGATORS` chooses the propagators; spans print to stdout when they end (a real
-//! deployment exports them with OTLP). Handler spans, whether started with the OpenTelemetry API
-//! or with `tracing`, nest under the request's span.
+//! `otel_init::init()` reads the standard variables (`OTEL_SERVICE_NAME`,
+//! `OTEL_EXPORTER_OTLP_ENDPOINT`, `OTEL_TRACES_EXPORTER`, `OTEL_PROPAGATORS`, ...); log lines are
+//! JSON with the current trace and span ids. Handler spans, whether started with the
+//! OpenTelemetry API or with `tracing`, nest under the request's span. SIGTERM or Ctrl-C stops it
+//! gracefully, with spans flushed.
 //!
 //! ```text
-//! cargo run -p examples --bin axum-service &
+//! OTEL_TRACES_EXPORTER=console OTEL_METRICS_EXPORTER=none cargo run -p examples --bin axum-service &
 //! curl -H 'traceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01' localhost:3000/users/42
 //! ```
 
@@ -14,15 +16,15 @@ use std::net::SocketAddr;
 use axum::Router;
 use axum::extract::Path;
 use axum::routing::get;
-use opentelemetry::trace::TracerProvider as _;
-use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider};
 use otel_http::OtelLayer;
 use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
 
 async fn user(Path(id): Path<u32>) -> String {
-    // A `tracing` span: with tracing-opentelemetry it becomes a child of the server span.
+    // A `tracing` span: through the tracing layer it becomes a child of the server span.
     let span = tracing::info_span!("load user", user.id = id);
     let _entered = span.enter();
+    tracing::info!("loading user {id}");
     format!("user {id}")
 }
 
@@ -32,16 +34,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .ok()
         .and_then(|p| p.parse().ok())
         .unwrap_or(3000);
-    let exporter = InMemorySpanExporter::default();
-    let provider = SdkTracerProvider::builder()
-        .with_simple_exporter(exporter.clone())
-        .build();
-    opentelemetry::global::set_tracer_provider(provider.clone());
-    otel_propagation::install_global_from_env();
-    tracing::subscriber::set_global_default(
-        tracing_subscriber::registry()
-            .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("axum-service"))),
-    )?;
+    let telemetry = otel_init::init();
+    tracing_subscriber::registry()
+        .with(otel_init::logs::json_layer())
+        .with(telemetry.tracing_layer())
+        .try_init()?;
 
     // The one line: `.layer(OtelLayer::server())`.
     let app = Router::new()
@@ -49,26 +46,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .route("/health", get(|| async { "ok" }))
         .layer(OtelLayer::server().filter(otel_http::filters::not_health_check));
 
-    // Print each finished span once a second.
-    tokio::spawn(async move {
-        loop {
-            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-            for span in exporter.get_finished_spans().unwrap_or_default() {
-                println!(
-                    "{} {:?} trace={} span={} parent={}",
-                    span.name,
-                    span.span_kind,
-                    span.span_context.trace_id(),
-                    span.span_context.span_id(),
-                    span.parent_span_id
-                );
-            }
-            exporter.reset();
-        }
-    });
-
     let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], port))).await?;
-    eprintln!("listening on http://{}", listener.local_addr()?);
-    axum::serve(listener, app).await?;
+    tracing::info!("listening on http://{}", listener.local_addr()?);
+    axum::serve(listener, app)
+        .with_graceful_shutdown(otel_init::shutdown_signal())
+        .await?;
+    telemetry.shutdown()?;
     Ok(())
 }
