@@ -150,14 +150,17 @@ impl RpcExchange {
                 Some("http") => Some(80),
                 _ => None,
             };
-            // A client's target is the application's; a server's `:authority` the caller's.
-            let host = if client {
-                strings::shared_value(host)
-            } else {
-                StringValue::from(host.to_owned())
-            };
             (host, port.or(default_port))
         });
+        // A client's target is the application's: its string is shared, for its metrics and
+        // span. A server's `:authority` is the caller's: copied once, onto its span only.
+        let shared_host = address
+            .filter(|_| client)
+            .map(|(host, _)| strings::shared_value(host));
+        let host_value = |host: &str| match &shared_host {
+            Some(shared) => shared.clone(),
+            None => StringValue::from(host.to_owned()),
+        };
         // The span name and `rpc.method` are one string, shared; interned when the method
         // proves real (see `to_intern`).
         let named = method.full.map(|full| strings::lookup_named("", full));
@@ -178,7 +181,10 @@ impl RpcExchange {
                     false,
                     &mut attributes,
                 );
-                push_address(&address, &mut attributes);
+                push_address(
+                    address.map(|(h, port)| (host_value(h), port)),
+                    &mut attributes,
+                );
             }
             attributes
         });
@@ -220,7 +226,10 @@ impl RpcExchange {
                     // A server's `rpc.method` waits for the status (see `finish`).
                     attributes.push(KeyValue::new(key::OLD_SERVICE, method.service.to_owned()));
                 }
-                push_address(&address, &mut attributes);
+                push_address(
+                    address.map(|(h, port)| (host_value(h), port)),
+                    &mut attributes,
+                );
                 if !client {
                     push_peer(req, &mut attributes);
                 }
@@ -336,11 +345,11 @@ fn push_method(
 }
 
 /// `server.address` / `server.port`.
-fn push_address(address: &Option<(StringValue, Option<u16>)>, attributes: &mut Vec<KeyValue>) {
+fn push_address(address: Option<(StringValue, Option<u16>)>, attributes: &mut Vec<KeyValue>) {
     if let Some((host, port)) = address {
-        attributes.push(KeyValue::new(key::SERVER_ADDRESS, host.clone()));
+        attributes.push(KeyValue::new(key::SERVER_ADDRESS, host));
         if let Some(port) = port {
-            attributes.push(KeyValue::new(key::SERVER_PORT, i64::from(*port)));
+            attributes.push(KeyValue::new(key::SERVER_PORT, i64::from(port)));
         }
     }
 }
@@ -437,55 +446,69 @@ impl Exchange for RpcExchange {
                 .map(|code| KeyValue::new(key::STATUS_CODE, code.name())),
             code.filter(|_| mode.old)
                 .map(|code| KeyValue::new(key::OLD_GRPC_STATUS_CODE, i64::from(code.0))),
-            error_type
-                .as_ref()
-                .map(|error_type| KeyValue::new(key::ERROR_TYPE, error_type.clone())),
+            error_type.map(|error_type| KeyValue::new(key::ERROR_TYPE, error_type)),
         ];
-        // A server span's `rpc.method`, when the path named one (else it went on at the start).
-        let server_method =
-            self.method
-                .as_ref()
-                .filter(|_| !self.client)
-                .map(|(full, service_len)| match served {
-                    Some(_) if mode.new => [Some(KeyValue::new(key::METHOD, full.clone())), None],
-                    Some(_) => {
-                        let short = &full.as_str()[service_len + 1..];
-                        [Some(KeyValue::new(key::METHOD, short.to_owned())), None]
-                    }
-                    None => [
-                        Some(KeyValue::new(key::METHOD, otel_core::OTHER)),
-                        Some(KeyValue::new(
-                            key::METHOD_ORIGINAL,
-                            format!("/{}", full.as_str()),
-                        )),
-                    ],
-                });
+        // A server's `rpc.method` (or `_OTHER`), built once for its span and metric.
+        let mut server_method = (!self.client).then(|| match (&self.method, served) {
+            (Some((full, _)), Some(_)) if mode.new => KeyValue::new(key::METHOD, full.clone()),
+            (Some((full, service_len)), Some(_)) => {
+                KeyValue::new(key::METHOD, full.as_str()[service_len + 1..].to_owned())
+            }
+            _ => KeyValue::new(key::METHOD, otel_core::OTHER),
+        });
+        let metric = self.metric_attributes.take().zip(self.started);
         if self.traced {
             let span = self.cx.span();
-            if error_type.is_some() {
+            if attributes[2].is_some() {
                 span.set_status(Status::error(""));
             }
-            if !self.client && served.is_none() && self.method.is_some() {
+            let unserved = !self.client && served.is_none() && self.method.is_some();
+            if unserved {
                 // Not a method this server serves: no name from the caller's path.
                 span.update_name(Cow::Borrowed("grpc"));
             }
+            // The path the caller named, on the span only.
+            let original = unserved
+                .then_some(&self.method)
+                .and_then(Option::as_ref)
+                .map(|(full, _)| {
+                    KeyValue::new(key::METHOD_ORIGINAL, format!("/{}", full.as_str()))
+                });
+            // A server span's `rpc.method`, when the path named one (else it went on at the
+            // start). Moved onto the span, unless the metric needs them too.
+            let keep = metric.is_some();
+            let end = |attribute: &mut Option<KeyValue>| {
+                if keep {
+                    attribute.clone()
+                } else {
+                    attribute.take()
+                }
+            };
+            let method = if self.method.is_some() {
+                end(&mut server_method)
+            } else {
+                None
+            };
             span.set_attributes(
                 attributes
-                    .iter()
-                    .flatten()
-                    .cloned()
-                    .chain(server_method.into_iter().flatten().flatten()),
+                    .iter_mut()
+                    .filter_map(end)
+                    .chain(method)
+                    .chain(original),
             );
             span.end();
         }
-        if let (Some(mut metric_attributes), Some(started)) =
-            (self.metric_attributes.take(), self.started)
-        {
-            if !self.client {
-                // `rpc.method` (or `_OTHER`), and, old names, `rpc.service` of a served method.
-                push_method(mode, served, "", false, &mut metric_attributes);
+        if let Some((mut metric_attributes, started)) = metric {
+            if !self.client
+                && mode.old
+                && let Some((full, service_len)) = served
+            {
+                // Old names: `rpc.service` of a served method.
+                let service = &full.as_str()[..*service_len];
+                metric_attributes.push(KeyValue::new(key::OLD_SERVICE, service.to_owned()));
             }
-            metric_attributes.extend(attributes.iter_mut().filter_map(Option::take));
+            metric_attributes.extend(server_method);
+            metric_attributes.extend(attributes.into_iter().flatten());
             self.instruments()
                 .duration
                 .record(started.elapsed().as_secs_f64(), &metric_attributes);
