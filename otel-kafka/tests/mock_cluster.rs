@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Telemetry, attr, consumer, producer, span, within};
+use common::{KafkaOptions as _, Telemetry, attr, consumer, producer, span, within};
 use opentelemetry::baggage::BaggageExt;
 use opentelemetry::trace::{Span as _, SpanKind, Status, TraceContextExt, Tracer, TracerProvider};
 use opentelemetry::{Context, KeyValue};

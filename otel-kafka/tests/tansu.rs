@@ -6,7 +6,7 @@ mod common;
 use std::time::Duration;
 
 use common::tansu::Tansu;
-use common::{Telemetry, attr, span, within};
+use common::{KafkaOptions as _, Telemetry, attr, span, within};
 use opentelemetry::Context;
 use opentelemetry::trace::{TraceContextExt, Tracer, TracerProvider};
 use otel_kafka::{Propagators, TracedConsumer};

@@ -12,7 +12,7 @@ use opentelemetry_semantic_conventions::metric;
 use otel_redis::{OtelRedis, QueryText, TracedConnection};
 use redis::AsyncCommands;
 use redis::aio::MultiplexedConnection;
-use support::{RedisServer, Telemetry, attr, named, span};
+use support::{RedisOptions as _, RedisServer, Telemetry, attr, named, span};
 
 async fn connect(
     server: &RedisServer,

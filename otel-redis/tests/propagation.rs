@@ -12,7 +12,7 @@ use opentelemetry_semantic_conventions::attribute as semconv;
 use otel_redis::{ConsumerParent, OtelRedis, Propagators};
 use redis::AsyncCommands;
 use redis::streams::{StreamReadOptions, StreamReadReply};
-use support::{RedisServer, Telemetry, attr, span};
+use support::{RedisOptions as _, RedisServer, Telemetry, attr, span};
 
 fn every_propagator() -> Vec<(&'static str, Propagators)> {
     vec![

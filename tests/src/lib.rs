@@ -1,7 +1,8 @@
 //! Workspace-level integration tests; see `tests/`. The library holds what the test suites share:
-//! the code generated from `proto/echo.proto`, and the telemetry fixture.
+//! the code generated from `proto/echo.proto`, the telemetry fixture, and child server processes.
 
 pub mod echo_service;
+pub mod process;
 pub mod telemetry;
 
 /// The `test.echo` protobuf package: messages, the `Echo` server trait and client.

@@ -11,6 +11,9 @@ use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider, SpanData
 /// A metric point: its attributes, and its count (histograms) or value (sums).
 pub type Point = (HashMap<String, String>, f64);
 
+/// A histogram point: its attributes, and its count.
+pub type HistogramPoint = (HashMap<String, String>, u64);
+
 /// SDK tracer and meter providers that export to memory, for assertions.
 pub struct Telemetry {
     /// Finished spans.
@@ -43,6 +46,11 @@ impl Telemetry {
         }
     }
 
+    /// The spans that have ended so far.
+    pub fn spans(&self) -> Vec<SpanData> {
+        self.spans.get_finished_spans().unwrap()
+    }
+
     /// Waits (at most 5 s) until `n` spans have ended, and returns them.
     pub async fn wait_for_spans(&self, n: usize) -> Vec<SpanData> {
         for _ in 0..500 {
@@ -68,10 +76,6 @@ impl Telemetry {
                 if metric.name() != name {
                     continue;
                 }
-                let attrs = |kvs: &mut dyn Iterator<Item = &KeyValue>| {
-                    kvs.map(|kv| (kv.key.to_string(), kv.value.to_string()))
-                        .collect::<HashMap<_, _>>()
-                };
                 let points = match metric.data() {
                     AggregatedMetrics::F64(MetricData::Histogram(h)) => h
                         .data_points()
@@ -85,6 +89,10 @@ impl Telemetry {
                         .data_points()
                         .map(|p| (attrs(&mut p.attributes()), p.value() as f64))
                         .collect(),
+                    AggregatedMetrics::U64(MetricData::Sum(s)) => s
+                        .data_points()
+                        .map(|p| (attrs(&mut p.attributes()), p.value() as f64))
+                        .collect(),
                     other => panic!("unexpected data for {name}: {other:?}"),
                 };
                 return (metric.unit().to_owned(), points);
@@ -92,6 +100,65 @@ impl Telemetry {
         }
         panic!("no metric {name}");
     }
+
+    /// The f64 histogram `name`: its unit, the bucket bounds of its first point, and its points
+    /// (attributes and count).
+    pub fn histogram(&self, name: &str) -> (String, Vec<f64>, Vec<HistogramPoint>) {
+        self.meter_provider.force_flush().unwrap();
+        let exported = self.metrics.get_finished_metrics().unwrap();
+        let last = exported.last().expect("metrics exported");
+        for scope in last.scope_metrics() {
+            for metric in scope.metrics() {
+                if metric.name() != name {
+                    continue;
+                }
+                let AggregatedMetrics::F64(MetricData::Histogram(h)) = metric.data() else {
+                    panic!("{name} is not an f64 histogram");
+                };
+                let bounds = h
+                    .data_points()
+                    .next()
+                    .map(|p| p.bounds().collect())
+                    .unwrap_or_default();
+                let points = h
+                    .data_points()
+                    .map(|p| (attrs(&mut p.attributes()), p.count()))
+                    .collect();
+                return (metric.unit().to_owned(), bounds, points);
+            }
+        }
+        panic!("no metric {name}");
+    }
+
+    /// Every metric attribute value exported so far (f64 histograms and u64 sums), as text.
+    pub fn all_metric_attribute_values(&self) -> Vec<String> {
+        self.meter_provider.force_flush().unwrap();
+        let mut out = Vec::new();
+        for exported in self.metrics.get_finished_metrics().unwrap() {
+            for scope in exported.scope_metrics() {
+                for metric in scope.metrics() {
+                    let mut push = |kvs: &mut dyn Iterator<Item = &KeyValue>| {
+                        out.extend(kvs.map(|kv| kv.value.to_string()))
+                    };
+                    match metric.data() {
+                        AggregatedMetrics::F64(MetricData::Histogram(h)) => {
+                            h.data_points().for_each(|p| push(&mut p.attributes()))
+                        }
+                        AggregatedMetrics::U64(MetricData::Sum(s)) => {
+                            s.data_points().for_each(|p| push(&mut p.attributes()))
+                        }
+                        _ => {}
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
+fn attrs(kvs: &mut dyn Iterator<Item = &KeyValue>) -> HashMap<String, String> {
+    kvs.map(|kv| (kv.key.to_string(), kv.value.to_string()))
+        .collect()
 }
 
 /// An attribute of a span, as a string.
@@ -111,4 +178,16 @@ pub fn span<'a>(spans: &'a [SpanData], name: &str) -> &'a SpanData {
         .iter()
         .find(|s| s.name == name)
         .unwrap_or_else(|| panic!("no span {name:?} in {spans:#?}"))
+}
+
+/// The spans named `name`.
+pub fn named<'a>(spans: &'a [SpanData], name: &str) -> Vec<&'a SpanData> {
+    spans.iter().filter(|s| s.name == name).collect()
+}
+
+/// The one span named `name`; panics with every span when there is none or more than one.
+pub fn unique_span<'a>(spans: &'a [SpanData], name: &str) -> &'a SpanData {
+    let found = named(spans, name);
+    assert_eq!(found.len(), 1, "spans named {name:?} in {spans:#?}");
+    found[0]
 }

