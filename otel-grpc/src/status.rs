@@ -62,7 +62,16 @@ impl Code {
     pub fn from_headers(headers: &HeaderMap) -> Option<Code> {
         // A ready-made name: a `&str` key would be parsed and lower-cased on every lookup.
         const GRPC_STATUS: HeaderName = HeaderName::from_static("grpc-status");
-        let code = match *headers.get(GRPC_STATUS)?.as_bytes() {
+        // Trailers and a unary response's headers are a few fields: a scan compares a few
+        // names where a lookup hashes one.
+        let value = if headers.len() <= 4 {
+            headers
+                .iter()
+                .find_map(|(name, value)| (*name == GRPC_STATUS).then_some(value))
+        } else {
+            headers.get(GRPC_STATUS)
+        };
+        let code = match *value?.as_bytes() {
             [d @ b'0'..=b'9'] => d - b'0',
             [b'1', d @ b'0'..=b'6'] => 10 + (d - b'0'),
             _ => 2,
@@ -280,6 +289,19 @@ mod tests {
         assert_eq!(Code::from_headers(&h), Some(Code(16)));
         h.insert("grpc-status", "0".parse().unwrap());
         assert_eq!(Code::from_headers(&h), Some(Code::OK));
+        // Small maps are scanned, larger ones looked up: the same answer either way.
+        let mut many = HeaderMap::new();
+        for (i, name) in ["a", "b", "c", "d", "e", "f"].into_iter().enumerate() {
+            many.insert(name, "x".parse().unwrap());
+            assert_eq!(Code::from_headers(&many), None, "{i}");
+        }
+        many.insert("grpc-status", "5".parse().unwrap());
+        assert_eq!(Code::from_headers(&many), Some(Code(5)));
+        let mut few = HeaderMap::new();
+        few.insert("content-type", "application/grpc".parse().unwrap());
+        few.append("grpc-status", "3".parse().unwrap());
+        few.append("grpc-status", "4".parse().unwrap());
+        assert_eq!(Code::from_headers(&few), Some(Code(3)));
         // As tonic reads them: no padding, no leading zeros, no sign.
         for odd in [
             "",

@@ -237,7 +237,11 @@ pub fn server_address<'a>(uri: &'a Uri, headers: &'a HeaderMap) -> Option<(&'a s
     if let Some(authority) = uri.authority() {
         // Without the user information (`user@`), which is not part of the address.
         let text = authority.as_str();
-        let host_port = text.rfind('@').map_or(text, |at| &text[at + 1..]);
+        let host_port = text
+            .as_bytes()
+            .iter()
+            .rposition(|&b| b == b'@')
+            .map_or(text, |at| &text[at + 1..]);
         return Some(split_host_port(host_port));
     }
     let host = headers.get(http::header::HOST)?.to_str().ok()?;
