@@ -130,7 +130,7 @@ impl Protocol {
 }
 
 /// OTLP settings for one signal, after resolution.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct OtlpSettings {
     /// The transport.
@@ -142,6 +142,23 @@ pub struct OtlpSettings {
     pub timeout: Duration,
     /// Headers set in code; `OTEL_EXPORTER_OTLP_{SIGNAL_}HEADERS` are added by `opentelemetry-otlp`.
     pub headers: Vec<(String, String)>,
+}
+
+impl std::fmt::Debug for OtlpSettings {
+    /// Header values are left out: they usually hold API keys.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let headers: Vec<(&str, &str)> = self
+            .headers
+            .iter()
+            .map(|(name, _)| (name.as_str(), "<redacted>"))
+            .collect();
+        f.debug_struct("OtlpSettings")
+            .field("protocol", &self.protocol)
+            .field("endpoint", &self.endpoint)
+            .field("timeout", &self.timeout)
+            .field("headers", &headers)
+            .finish()
+    }
 }
 
 /// Batch span processor settings (`OTEL_BSP_*`).
@@ -200,7 +217,7 @@ pub struct Settings {
     /// Whether the providers and propagators become the global ones.
     pub install_globals: bool,
     /// Where the Prometheus scrape endpoint listens
-    /// (`OTEL_EXPORTER_PROMETHEUS_HOST`/`_PORT`, default `0.0.0.0:9464`).
+    /// (`OTEL_EXPORTER_PROMETHEUS_HOST`/`_PORT`, default `127.0.0.1:9464`).
     #[cfg(feature = "prometheus")]
     pub prometheus_address: std::net::SocketAddr,
 }
@@ -604,10 +621,21 @@ fn batch_from_env(
         );
         max_export_batch_size = max_queue_size;
     }
+    let delay_name = format!("{prefix}_SCHEDULE_DELAY");
+    let mut schedule_delay =
+        durations[0].unwrap_or_else(|| r.millis(&delay_name, defaults.schedule_delay));
+    if schedule_delay.is_zero() {
+        // The SDK's batch thread would wait zero time in a loop: a core spent doing nothing.
+        r.warn(
+            &delay_name,
+            "0",
+            "would make the batch processor spin",
+            format!("{}", defaults.schedule_delay.as_millis()),
+        );
+        schedule_delay = defaults.schedule_delay;
+    }
     BatchSettings {
-        schedule_delay: durations[0].unwrap_or_else(|| {
-            r.millis(&format!("{prefix}_SCHEDULE_DELAY"), defaults.schedule_delay)
-        }),
+        schedule_delay,
         export_timeout: durations[1].unwrap_or_else(|| {
             r.millis(&format!("{prefix}_EXPORT_TIMEOUT"), defaults.export_timeout)
         }),
@@ -741,7 +769,9 @@ fn prometheus_address_from_env(r: &mut Reader) -> std::net::SocketAddr {
             }
         },
     };
-    let any = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), port);
+    // The spec's default host is `localhost`: loopback, so metrics are not exposed on every
+    // interface unless asked for (`OTEL_EXPORTER_PROMETHEUS_HOST=0.0.0.0` in a container).
+    let any = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port);
     match host {
         None => any,
         Some(host) => match (host.as_str(), port)
@@ -755,10 +785,54 @@ fn prometheus_address_from_env(r: &mut Reader) -> std::net::SocketAddr {
                     "OTEL_EXPORTER_PROMETHEUS_HOST",
                     &host,
                     "does not resolve to an address",
-                    "0.0.0.0",
+                    "127.0.0.1",
                 );
                 any
             }
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_zero_schedule_delay_is_refused_with_a_warning() {
+        let (settings, warnings) = TelemetryBuilder::new()
+            .env_vars([
+                ("OTEL_BSP_SCHEDULE_DELAY", "0"),
+                ("OTEL_BLRP_SCHEDULE_DELAY", "0"),
+            ])
+            .resolve();
+        assert_eq!(settings.batch.schedule_delay, Duration::from_millis(5000));
+        assert_eq!(
+            settings.log_batch.schedule_delay,
+            Duration::from_millis(1000)
+        );
+        let named: Vec<&str> = warnings.iter().map(|w| w.variable.as_str()).collect();
+        assert!(named.contains(&"OTEL_BSP_SCHEDULE_DELAY"), "{named:?}");
+        assert!(named.contains(&"OTEL_BLRP_SCHEDULE_DELAY"), "{named:?}");
+    }
+
+    #[cfg(feature = "prometheus")]
+    #[test]
+    fn the_prometheus_endpoint_listens_on_loopback_by_default() {
+        let (settings, _) = TelemetryBuilder::new()
+            .env_vars([("OTEL_SERVICE_NAME", "svc")])
+            .resolve();
+        assert_eq!(settings.prometheus_address.to_string(), "127.0.0.1:9464");
+    }
+
+    #[test]
+    fn otlp_header_values_never_print() {
+        let (settings, _) = TelemetryBuilder::new()
+            .env_vars([("OTEL_SERVICE_NAME", "svc")])
+            .otlp_header("api-key", "s3cr3t")
+            .resolve();
+        let printed = format!("{:?}", settings.otlp(Signal::Traces));
+        assert!(printed.contains("api-key"), "{printed}");
+        assert!(!printed.contains("s3cr3t"), "{printed}");
+        assert!(!format!("{settings:?}").contains("s3cr3t"));
     }
 }
