@@ -32,7 +32,6 @@ fn destination_value(destination: &str) -> String {
 pub(crate) struct Producer<'c> {
     config: &'c Config,
     op: MessagingSpan,
-    destination: String,
 }
 
 impl<'c> Producer<'c> {
@@ -53,11 +52,7 @@ impl<'c> Producer<'c> {
                 ]
             },
         );
-        Producer {
-            config,
-            op,
-            destination,
-        }
+        Producer { config, op }
     }
 
     /// The context the message carries (the PRODUCER span's, when there is one).
@@ -84,7 +79,6 @@ impl<'c> Producer<'c> {
                 .set_attribute(KeyValue::new(semconv::MESSAGING_MESSAGE_ID, id));
         }
         let config = self.config;
-        let destination = self.destination;
         self.op.end(
             failure.map(Failure::error_type),
             config.metrics.then(|| config.instruments().messaging()),
@@ -96,19 +90,13 @@ impl<'c> Producer<'c> {
                 let server_port = config
                     .server_port
                     .map(|port| KeyValue::new(semconv::SERVER_PORT, i64::from(port)));
+                // No stream or channel name: they are often one per user or entity, and the
+                // conventions put `messaging.destination.name` on metrics only when it is
+                // known to have few values.
                 metric_attributes(
                     &[KeyValue::new(semconv::MESSAGING_SYSTEM, REDIS)],
                     SEND,
-                    [
-                        Some(KeyValue::new(
-                            semconv::MESSAGING_DESTINATION_NAME,
-                            destination,
-                        )),
-                        server_address,
-                        server_port,
-                    ]
-                    .into_iter()
-                    .flatten(),
+                    [server_address, server_port].into_iter().flatten(),
                     failure.map(Failure::metric_error_type),
                 )
             },
@@ -199,8 +187,7 @@ impl Processing {
             )
         });
         if config.metrics {
-            let attributes =
-                process_metric_attributes(&config, &destination, group.as_deref(), None);
+            let attributes = process_metric_attributes(&config, group.as_deref(), None);
             config
                 .instruments()
                 .messaging()
@@ -244,12 +231,11 @@ impl Drop for Processing {
     fn drop(&mut self) {
         let error_type = self.error_type;
         let config = &self.config;
-        let destination = &self.destination;
         let group = self.group.as_deref();
         self.op.end(
             error_type.map(Cow::Borrowed),
             config.metrics.then(|| config.instruments().messaging()),
-            || process_metric_attributes(config, destination, group, error_type),
+            || process_metric_attributes(config, group, error_type),
         );
     }
 }
@@ -257,7 +243,6 @@ impl Drop for Processing {
 /// The metric attributes of `process` (and of the consumed-messages count).
 fn process_metric_attributes(
     config: &Config,
-    destination: &str,
     group: Option<&str>,
     error_type: Option<&'static str>,
 ) -> Vec<KeyValue> {
@@ -267,19 +252,14 @@ fn process_metric_attributes(
         .server_address
         .clone()
         .map(|address| KeyValue::new(semconv::SERVER_ADDRESS, address));
+    let server_port = config
+        .server_port
+        .map(|port| KeyValue::new(semconv::SERVER_PORT, i64::from(port)));
+    // As on `send`: no stream or channel name on metrics.
     metric_attributes(
         &[KeyValue::new(semconv::MESSAGING_SYSTEM, REDIS)],
         PROCESS,
-        [
-            Some(KeyValue::new(
-                semconv::MESSAGING_DESTINATION_NAME,
-                destination.to_owned(),
-            )),
-            group,
-            server_address,
-        ]
-        .into_iter()
-        .flatten(),
+        [group, server_address, server_port].into_iter().flatten(),
         error_type,
     )
 }
