@@ -4,11 +4,9 @@
 //! parser as the process environment) and code, and nothing is installed globally, so these
 //! tests run side by side in one process. The process-environment path is in `process.rs`.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::{Receiver, attribute, closed_port, hex};
+use integration_tests::otlp::{Receiver, attribute, closed_port, hex};
 use opentelemetry::metrics::MeterProvider as _;
 use opentelemetry::trace::{
     Span as _, SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState, Tracer as _,

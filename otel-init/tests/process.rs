@@ -4,14 +4,12 @@
 //! The test binary runs itself again with `OTEL_INIT_TEST_CHILD` set to the role; the `child_*`
 //! functions do nothing in the parent.
 
-mod common;
-
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use common::{Receiver, attribute, hex};
+use integration_tests::otlp::{Receiver, attribute, hex};
 use opentelemetry::trace::{Span as _, TraceContextExt, Tracer as _};
 
 const ROLE: &str = "OTEL_INIT_TEST_CHILD";

@@ -1,7 +1,9 @@
 //! Workspace-level integration tests; see `tests/`. The library holds what the test suites share:
-//! the code generated from `proto/echo.proto`, the telemetry fixture, and child server processes.
+//! the code generated from `proto/echo.proto`, the telemetry fixture,
+//! child server processes, and an OTLP receiver.
 
 pub mod echo_service;
+pub mod otlp;
 pub mod process;
 pub mod telemetry;
 

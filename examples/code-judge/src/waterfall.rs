@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
 use opentelemetry_proto::tonic::trace::v1::status::StatusCode;
 
-use crate::receiver::{any_value_text, hex};
+use integration_tests::otlp::{any_value_text, hex};
 
 /// A span as received: what the waterfall and the demo's checks need.
 #[derive(Clone, Debug, PartialEq)]
