@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use opentelemetry::{KeyValue, Value};
-use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData};
+use opentelemetry_sdk::metrics::data::{AggregatedMetrics, Metric, MetricData};
 use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMeterProvider};
 use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider, SpanData};
 
@@ -68,66 +68,60 @@ impl Telemetry {
 
     /// Histogram (or sum) points of metric `name`: attributes, count (or value), and the unit.
     pub fn points(&self, name: &str) -> (String, Vec<Point>) {
-        self.meter_provider.force_flush().unwrap();
-        let exported = self.metrics.get_finished_metrics().unwrap();
-        let last = exported.last().expect("metrics exported");
-        for scope in last.scope_metrics() {
-            for metric in scope.metrics() {
-                if metric.name() != name {
-                    continue;
-                }
-                let points = match metric.data() {
-                    AggregatedMetrics::F64(MetricData::Histogram(h)) => h
-                        .data_points()
-                        .map(|p| (attrs(&mut p.attributes()), p.count() as f64))
-                        .collect(),
-                    AggregatedMetrics::U64(MetricData::Histogram(h)) => h
-                        .data_points()
-                        .map(|p| (attrs(&mut p.attributes()), p.count() as f64))
-                        .collect(),
-                    AggregatedMetrics::I64(MetricData::Sum(s)) => s
-                        .data_points()
-                        .map(|p| (attrs(&mut p.attributes()), p.value() as f64))
-                        .collect(),
-                    AggregatedMetrics::U64(MetricData::Sum(s)) => s
-                        .data_points()
-                        .map(|p| (attrs(&mut p.attributes()), p.value() as f64))
-                        .collect(),
-                    other => panic!("unexpected data for {name}: {other:?}"),
-                };
-                return (metric.unit().to_owned(), points);
-            }
-        }
-        panic!("no metric {name}");
+        self.with_metric(name, |metric| {
+            let points = match metric.data() {
+                AggregatedMetrics::F64(MetricData::Histogram(h)) => h
+                    .data_points()
+                    .map(|p| (attrs(&mut p.attributes()), p.count() as f64))
+                    .collect(),
+                AggregatedMetrics::U64(MetricData::Histogram(h)) => h
+                    .data_points()
+                    .map(|p| (attrs(&mut p.attributes()), p.count() as f64))
+                    .collect(),
+                AggregatedMetrics::I64(MetricData::Sum(s)) => s
+                    .data_points()
+                    .map(|p| (attrs(&mut p.attributes()), p.value() as f64))
+                    .collect(),
+                AggregatedMetrics::U64(MetricData::Sum(s)) => s
+                    .data_points()
+                    .map(|p| (attrs(&mut p.attributes()), p.value() as f64))
+                    .collect(),
+                other => panic!("unexpected data for {name}: {other:?}"),
+            };
+            (metric.unit().to_owned(), points)
+        })
     }
 
     /// The f64 histogram `name`: its unit, the bucket bounds of its first point, and its points
     /// (attributes and count).
     pub fn histogram(&self, name: &str) -> (String, Vec<f64>, Vec<HistogramPoint>) {
+        self.with_metric(name, |metric| {
+            let AggregatedMetrics::F64(MetricData::Histogram(h)) = metric.data() else {
+                panic!("{name} is not an f64 histogram");
+            };
+            let bounds = h
+                .data_points()
+                .next()
+                .map(|p| p.bounds().collect())
+                .unwrap_or_default();
+            let points = h
+                .data_points()
+                .map(|p| (attrs(&mut p.attributes()), p.count()))
+                .collect();
+            (metric.unit().to_owned(), bounds, points)
+        })
+    }
+
+    /// Reads the metric `name` of the last export (after a flush); panics when there is none.
+    fn with_metric<T>(&self, name: &str, read: impl FnOnce(&Metric) -> T) -> T {
         self.meter_provider.force_flush().unwrap();
         let exported = self.metrics.get_finished_metrics().unwrap();
         let last = exported.last().expect("metrics exported");
-        for scope in last.scope_metrics() {
-            for metric in scope.metrics() {
-                if metric.name() != name {
-                    continue;
-                }
-                let AggregatedMetrics::F64(MetricData::Histogram(h)) = metric.data() else {
-                    panic!("{name} is not an f64 histogram");
-                };
-                let bounds = h
-                    .data_points()
-                    .next()
-                    .map(|p| p.bounds().collect())
-                    .unwrap_or_default();
-                let points = h
-                    .data_points()
-                    .map(|p| (attrs(&mut p.attributes()), p.count()))
-                    .collect();
-                return (metric.unit().to_owned(), bounds, points);
-            }
-        }
-        panic!("no metric {name}");
+        last.scope_metrics()
+            .flat_map(|scope| scope.metrics())
+            .find(|metric| metric.name() == name)
+            .map(read)
+            .unwrap_or_else(|| panic!("no metric {name}"))
     }
 
     /// Every metric attribute value exported so far (f64 histograms and u64 sums), as text.
