@@ -6,6 +6,7 @@ use std::borrow::Cow;
 use std::error::Error;
 use std::sync::Arc;
 
+use opentelemetry::baggage::BaggageExt;
 use opentelemetry::trace::TraceContextExt;
 use opentelemetry::{Context, ContextGuard, KeyValue};
 use opentelemetry_semantic_conventions::attribute as semconv;
@@ -63,10 +64,15 @@ impl<'c> Producer<'c> {
     /// The propagators' fields for this message.
     pub(crate) fn fields(&self) -> Vec<(String, String)> {
         let mut fields = Vec::new();
-        self.config.propagation.inject(
-            self.op.context(),
-            &mut crate::streams::StreamFieldsInjector(&mut fields),
-        );
+        let mut injector = crate::streams::StreamFieldsInjector(&mut fields);
+        if self.config.strip_baggage {
+            let cx = self.op.context().with_cleared_baggage();
+            self.config.propagation.inject(&cx, &mut injector);
+        } else {
+            self.config
+                .propagation
+                .inject(self.op.context(), &mut injector);
+        }
         fields
     }
 

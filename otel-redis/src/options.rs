@@ -72,6 +72,7 @@ impl OtelRedis {
                 namespace: None,
                 consumer_parent: ConsumerParent::Producer,
                 inject_streams: true,
+                strip_baggage: false,
                 filter: None,
                 instruments: OnceLock::new(),
             },
@@ -197,6 +198,14 @@ impl OtelRedis {
         self
     }
 
+    /// Leaves baggage out of what goes into stream entries and Pub/Sub envelopes (off by
+    /// default): baggage can carry data that must not be stored durably in a stream. The trace
+    /// context still goes.
+    pub fn strip_baggage(mut self, strip: bool) -> Self {
+        self.config_mut().strip_baggage = strip;
+        self
+    }
+
     /// Instruments only the operations for which `filter` returns `true`; it sees the operation
     /// name (`GET`, `PIPELINE`, `MULTI`; a command the crate does not know by its own name,
     /// upper case). Others get neither span nor metric (health-check `PING`s, say).
@@ -257,6 +266,7 @@ pub(crate) struct Config {
     pub(crate) namespace: Option<i64>,
     pub(crate) consumer_parent: ConsumerParent,
     pub(crate) inject_streams: bool,
+    pub(crate) strip_baggage: bool,
     pub(crate) filter: Option<Filter>,
     instruments: OnceLock<Instruments>,
 }
@@ -277,6 +287,7 @@ impl Clone for Config {
             namespace: self.namespace,
             consumer_parent: self.consumer_parent,
             inject_streams: self.inject_streams,
+            strip_baggage: self.strip_baggage,
             filter: self.filter.clone(),
             // Made anew on first use by the clone.
             instruments: OnceLock::new(),
@@ -298,6 +309,7 @@ impl fmt::Debug for Config {
             .field("namespace", &self.namespace)
             .field("consumer_parent", &self.consumer_parent)
             .field("inject_streams", &self.inject_streams)
+            .field("strip_baggage", &self.strip_baggage)
             .field("filter", &self.filter.is_some())
             .finish()
     }

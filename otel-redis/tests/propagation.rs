@@ -379,3 +379,32 @@ async fn a_failed_handler_marks_its_process_span() {
         opentelemetry::trace::Status::Error { .. }
     ));
 }
+
+#[tokio::test]
+async fn strip_baggage_keeps_baggage_out_of_stored_entries() {
+    let server = RedisServer::start();
+    let client = server.client();
+    let telemetry = Telemetry::new();
+    let propagators = Propagators::builder().tracecontext().baggage().build();
+    let options = options(&telemetry, server.port, &propagators).strip_baggage(true);
+    let mut producer = options.wrap(client.get_multiplexed_async_connection().await.unwrap());
+    let mut reader = client.get_multiplexed_async_connection().await.unwrap();
+    let cx = request_context(&telemetry);
+    async {
+        let _: String = producer
+            .xadd("stripped", "*", &[("order", "42")])
+            .await
+            .unwrap();
+    }
+    .with_context(cx.clone())
+    .await;
+    let reply: StreamReadReply = reader
+        .xread_options(&["stripped"], &["0"], &StreamReadOptions::default())
+        .await
+        .unwrap();
+    let entry = &reply.keys[0].ids[0];
+    let fields: Vec<&String> = entry.map.keys().collect();
+    assert!(entry.map.contains_key("traceparent"), "{fields:?}");
+    assert!(!entry.map.contains_key("baggage"), "{fields:?}");
+    cx.span().end();
+}
