@@ -216,9 +216,10 @@ impl<C> TracedConsumer<C> {
                     .then(|| opentelemetry::trace::Link::with_context(span_context))
             })
             .collect();
+        // `receive` is a CLIENT span in the messaging conventions (only `process` is CONSUMER).
         let (span, _) = otel_core::start_span(
             options.providers.tracer(),
-            SpanKind::Consumer,
+            SpanKind::Client,
             &current,
             links,
             || match one_topic {

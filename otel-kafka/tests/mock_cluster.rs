@@ -244,7 +244,7 @@ async fn a_batch_links_each_message_and_link_only_starts_new_traces() {
 
     let spans = telemetry.spans();
     let receive = span(&spans, "receive batch");
-    assert_eq!(receive.span_kind, SpanKind::Consumer);
+    assert_eq!(receive.span_kind, SpanKind::Client);
     assert_eq!(receive.links.len(), 3);
     assert_eq!(
         attr(receive, "messaging.batch.message_count").as_deref(),
