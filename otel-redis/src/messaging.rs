@@ -89,20 +89,13 @@ impl<'c> Producer<'c> {
             failure.map(Failure::error_type),
             config.metrics.then(|| config.instruments().messaging()),
             || {
-                let server_address = config
-                    .server_address
-                    .clone()
-                    .map(|address| KeyValue::new(semconv::SERVER_ADDRESS, address));
-                let server_port = config
-                    .server_port
-                    .map(|port| KeyValue::new(semconv::SERVER_PORT, i64::from(port)));
                 // No stream or channel name: they are often one per user or entity, and the
                 // conventions put `messaging.destination.name` on metrics only when it is
                 // known to have few values.
                 metric_attributes(
                     &[KeyValue::new(semconv::MESSAGING_SYSTEM, REDIS)],
                     SEND,
-                    [server_address, server_port].into_iter().flatten(),
+                    server_attributes(config),
                     failure.map(Failure::metric_error_type),
                 )
             },
@@ -254,18 +247,23 @@ fn process_metric_attributes(
 ) -> Vec<KeyValue> {
     let group =
         group.map(|group| KeyValue::new(semconv::MESSAGING_CONSUMER_GROUP_NAME, group.to_owned()));
-    let server_address = config
-        .server_address
-        .clone()
-        .map(|address| KeyValue::new(semconv::SERVER_ADDRESS, address));
-    let server_port = config
-        .server_port
-        .map(|port| KeyValue::new(semconv::SERVER_PORT, i64::from(port)));
     // As on `send`: no stream or channel name on metrics.
     metric_attributes(
         &[KeyValue::new(semconv::MESSAGING_SYSTEM, REDIS)],
         PROCESS,
-        [group, server_address, server_port].into_iter().flatten(),
+        group.into_iter().chain(server_attributes(config)),
         error_type,
     )
+}
+
+/// `server.address` and `server.port`, where configured.
+fn server_attributes(config: &Config) -> impl Iterator<Item = KeyValue> {
+    let address = config
+        .server_address
+        .clone()
+        .map(|address| KeyValue::new(semconv::SERVER_ADDRESS, address));
+    let port = config
+        .server_port
+        .map(|port| KeyValue::new(semconv::SERVER_PORT, i64::from(port)));
+    address.into_iter().chain(port)
 }
