@@ -22,8 +22,9 @@ pub fn scope(name: &'static str, version: &'static str) -> InstrumentationScope 
 }
 
 /// The tracer and meter provider an instrumentation records with: the ones handed in, else the
-/// global ones, resolved on first use (so instrumentation may be built before the application
-/// installs its providers).
+/// global ones, resolved on first use: instrumentation may be built before the application
+/// installs its providers, but the first span or measurement fixes the ones it uses, so install
+/// them (`otel_init::init()`) before traffic flows.
 #[derive(Clone)]
 pub struct Providers {
     scope: InstrumentationScope,
