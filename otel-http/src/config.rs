@@ -48,6 +48,8 @@ pub struct Options {
     pub(crate) server_address: Option<(String, Option<u16>)>,
     pub(crate) known_methods: KnownMethods,
     pub(crate) https: bool,
+    /// Record the conventions' Opt-In attributes as well (`client.port`, body sizes).
+    pub(crate) opt_in_attributes: bool,
     pub(crate) semconv_stability_opt_in: Option<String>,
 }
 
@@ -72,6 +74,7 @@ impl Clone for Options {
             server_address: self.server_address.clone(),
             known_methods: self.known_methods.clone(),
             https: self.https,
+            opt_in_attributes: self.opt_in_attributes,
             semconv_stability_opt_in: self.semconv_stability_opt_in.clone(),
         }
     }
@@ -104,6 +107,7 @@ impl Options {
             server_address: None,
             known_methods: KnownMethods::from_env(),
             https: false,
+            opt_in_attributes: false,
             semconv_stability_opt_in: None,
         }
     }

@@ -6,7 +6,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use http::{HeaderMap, Request, StatusCode, Version};
-use opentelemetry::trace::{Span, SpanKind, Status, TraceContextExt};
+use opentelemetry::trace::{SpanKind, Status, TraceContextExt};
 use opentelemetry::{Context, KeyValue, StringValue, Value};
 
 use crate::config::{Options, ResponsePropagation};
@@ -211,16 +211,23 @@ impl HttpExchange {
             inflight.cx = parent;
             return inflight;
         }
-        // What the conventions mark as sampling-relevant goes to the sampler; the rest (`rest`
-        // below) is built only once the span records.
+        // Everything goes to the sampler at once (the conventions' sampling-relevant attributes
+        // and `http.route`, which they want at creation time, among them): one list moved into
+        // the span, and nothing built for a parent that was not sampled.
         let attributes = || {
-            let mut attributes = Vec::with_capacity(14);
+            let mut attributes = Vec::with_capacity(16);
             attributes.push(KeyValue::new(key::METHOD, method));
+            if let Some(original) = method_original {
+                attributes.push(KeyValue::new(key::METHOD_ORIGINAL, original.to_owned()));
+            }
             attributes.push(KeyValue::new(key::URL_SCHEME, scheme));
             attributes.push(KeyValue::new(key::URL_PATH, req.uri().path().to_owned()));
             if let Some(query) = req.uri().query() {
                 let query = semconv::redact_query(query, &options.redacted_query_params);
                 attributes.push(KeyValue::new(key::URL_QUERY, query.into_owned()));
+            }
+            if let Some(route) = route_value() {
+                attributes.push(KeyValue::new(key::ROUTE, route));
             }
             let host = match fwd_host {
                 Some(host) => Some(semconv::split_host_port(host)),
@@ -233,7 +240,7 @@ impl HttpExchange {
                     attributes.push(KeyValue::new(key::SERVER_PORT, i64::from(port)));
                 }
             }
-            push_peer(req, fwd_client, &mut attributes);
+            push_peer(req, fwd_client, options.opt_in_attributes, &mut attributes);
             if let Some(agent) = req
                 .headers()
                 .get(http::header::USER_AGENT)
@@ -241,6 +248,18 @@ impl HttpExchange {
             {
                 // The caller's choice: not cached (see `strings`).
                 attributes.push(KeyValue::new(key::USER_AGENT, agent.to_owned()));
+            }
+            if let Some(protocol) = protocol {
+                attributes.push(KeyValue::new(key::PROTOCOL_VERSION, protocol));
+            }
+            if options.opt_in_attributes {
+                let body_size = match &inflight.metrics {
+                    Some(metrics) => metrics.request_body_size,
+                    None => content_length(req.headers()),
+                };
+                if let Some(size) = body_size {
+                    attributes.push(KeyValue::new(key::REQUEST_BODY_SIZE, size as i64));
+                }
             }
             semconv::captured_headers(
                 "http.request.header",
@@ -250,31 +269,11 @@ impl HttpExchange {
             );
             attributes
         };
-        let rest = || {
-            let mut rest = Vec::with_capacity(4);
-            if let Some(original) = method_original {
-                rest.push(KeyValue::new(key::METHOD_ORIGINAL, original.to_owned()));
-            }
-            if let Some(route) = route_value() {
-                rest.push(KeyValue::new(key::ROUTE, route));
-            }
-            if let Some(protocol) = protocol {
-                rest.push(KeyValue::new(key::PROTOCOL_VERSION, protocol));
-            }
-            let body_size = match &inflight.metrics {
-                Some(metrics) => metrics.request_body_size,
-                None => content_length(req.headers()),
-            };
-            if let Some(size) = body_size {
-                rest.push(KeyValue::new(key::REQUEST_BODY_SIZE, size as i64));
-            }
-            rest
-        };
         let name = || match named() {
             Some((name, _)) => name.clone(),
             None => span_name(options, &head, method, route),
         };
-        let (mut span, traced) = otel_core::start_span(
+        let (span, traced) = otel_core::start_span(
             options.tracer(),
             SpanKind::Server,
             &parent,
@@ -282,9 +281,6 @@ impl HttpExchange {
             name,
             attributes,
         );
-        if traced {
-            span.set_attributes(rest());
-        }
         inflight.cx = parent.with_span(span);
         inflight.traced = traced;
         if traced && let Some(hook) = &options.request_hook {
@@ -486,32 +482,30 @@ impl HttpExchange {
             if dropped {
                 span.add_event("http.response.dropped", Vec::new());
             }
-            if self.error_type.is_some() {
-                span.set_status(Status::error(""));
+            // One call per attribute there is (usually the status code alone): cheaper than a
+            // chain of optional iterators, and no list allocated per request.
+            if let Some(code) = self.status {
+                span.set_attribute(KeyValue::new(key::STATUS_CODE, i64::from(code)));
+                if self.options.opt_in_attributes {
+                    span.set_attribute(KeyValue::new(
+                        key::RESPONSE_BODY_SIZE,
+                        self.response_body_size as i64,
+                    ));
+                }
             }
-            // No list allocated per request: the few end-of-request attributes go as they are.
-            let status = self.status.map(|code| {
-                [
-                    KeyValue::new(key::STATUS_CODE, i64::from(code)),
-                    KeyValue::new(key::RESPONSE_BODY_SIZE, self.response_body_size as i64),
-                ]
-            });
-            let protocol = self
-                .response_version
-                .and_then(semconv::protocol_version)
-                .map(|protocol| KeyValue::new(key::PROTOCOL_VERSION, protocol));
-            let error_type = self
-                .error_type
-                .as_ref()
-                .map(|e| KeyValue::new(key::ERROR_TYPE, Value::String(e.clone())));
-            span.set_attributes(
-                status
-                    .into_iter()
-                    .flatten()
-                    .chain(protocol)
-                    .chain(error_type)
-                    .chain(std::mem::take(&mut self.pending)),
-            );
+            if let Some(protocol) = self.response_version.and_then(semconv::protocol_version) {
+                span.set_attribute(KeyValue::new(key::PROTOCOL_VERSION, protocol));
+            }
+            if let Some(error_type) = &self.error_type {
+                span.set_status(Status::error(""));
+                span.set_attribute(KeyValue::new(
+                    key::ERROR_TYPE,
+                    Value::String(error_type.clone()),
+                ));
+            }
+            if !self.pending.is_empty() {
+                span.set_attributes(std::mem::take(&mut self.pending));
+            }
             span.end();
         }
         if let Some(metrics) = self.metrics.take() {
@@ -566,20 +560,22 @@ impl Exchange for HttpExchange {
     }
 }
 
-/// The attributes both sides end a request's list with: its body size (as the metrics read it,
-/// else from its `Content-Length`) and captured headers.
+/// The attributes a client's list ends with: the request's body size (Opt-In; as the metrics read
+/// it, else from its `Content-Length`) and captured headers.
 fn push_request_tail(
     options: &Options,
     headers: &HeaderMap,
     metrics: &Option<Box<MetricAttributes>>,
     attributes: &mut Vec<KeyValue>,
 ) {
-    let body_size = match metrics {
-        Some(metrics) => metrics.request_body_size,
-        None => content_length(headers),
-    };
-    if let Some(size) = body_size {
-        attributes.push(KeyValue::new(key::REQUEST_BODY_SIZE, size as i64));
+    if options.opt_in_attributes {
+        let body_size = match metrics {
+            Some(metrics) => metrics.request_body_size,
+            None => content_length(headers),
+        };
+        if let Some(size) = body_size {
+            attributes.push(KeyValue::new(key::REQUEST_BODY_SIZE, size as i64));
+        }
     }
     semconv::captured_headers(
         "http.request.header",
@@ -597,9 +593,14 @@ fn default_port(scheme: Option<&str>) -> Option<u16> {
     }
 }
 
-/// `client.address` (forwarded, when trusted, else the peer) and `network.peer.*` from axum's
-/// `ConnectInfo`.
-fn push_peer<B>(req: &Request<B>, forwarded_client: Option<&str>, attributes: &mut Vec<KeyValue>) {
+/// `client.address` (forwarded, when trusted, else the peer; with `client.port` when Opt-In
+/// attributes are on) and `network.peer.*` from axum's `ConnectInfo`.
+fn push_peer<B>(
+    req: &Request<B>,
+    forwarded_client: Option<&str>,
+    client_port: bool,
+    attributes: &mut Vec<KeyValue>,
+) {
     #[cfg(feature = "axum")]
     let peer = req
         .extensions()
@@ -618,7 +619,9 @@ fn push_peer<B>(req: &Request<B>, forwarded_client: Option<&str>, attributes: &m
         }
         (None, Some(peer), Some(ip)) => {
             attributes.push(KeyValue::new(key::CLIENT_ADDRESS, ip.clone()));
-            attributes.push(KeyValue::new(key::CLIENT_PORT, i64::from(peer.port())));
+            if client_port {
+                attributes.push(KeyValue::new(key::CLIENT_PORT, i64::from(peer.port())));
+            }
         }
         _ => {}
     }

@@ -243,6 +243,13 @@ impl<K: Kind> OtelLayer<K> {
         self.with(|o| o.https = https)
     }
 
+    /// Also records the attributes the HTTP conventions mark Opt-In: `client.port` (servers),
+    /// `http.request.body.size` and `http.response.body.size` on spans. Off by default, as the
+    /// conventions say of Opt-In attributes; the body-size metrics do not depend on it.
+    pub fn opt_in_attributes(self, record: bool) -> Self {
+        self.with(|o| o.opt_in_attributes = record)
+    }
+
     /// Which semantic-convention attribute names to emit, as `OTEL_SEMCONV_STABILITY_OPT_IN`
     /// says it (a comma-separated list), for this layer instead of the environment. The gRPC
     /// layers read `rpc/dup` (stable and old names) and `rpc/old` (old names only); the HTTP

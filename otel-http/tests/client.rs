@@ -28,7 +28,7 @@ async fn one_trace_across_a_real_hop() {
     let t = Telemetry::new();
     let addr = serve(app().layer(t.server())).await;
     let mut client = ServiceBuilder::new()
-        .layer(t.client())
+        .layer(t.client().opt_in_attributes(true))
         .service(common::hyper_client());
 
     let root = t.tracer_provider.tracer("test").start("caller");

@@ -21,7 +21,7 @@ async fn one_trace_through_reqwest() {
     let t = Telemetry::new();
     let addr = serve(app().layer(t.server())).await;
     let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
-        .with(t.client().reqwest_middleware())
+        .with(t.client().opt_in_attributes(true).reqwest_middleware())
         .build();
     let root = t.tracer_provider.tracer("test").start("caller");
     let cx = Context::new().with_span(root);
