@@ -15,7 +15,7 @@ use opentelemetry::context::{FutureExt as _, WithContext};
 use opentelemetry::trace::{SpanKind, TraceContextExt};
 use opentelemetry::{Context, KeyValue};
 use opentelemetry_semantic_conventions::attribute as semconv;
-use otel_core::messaging::{MessagingSpan, metric_attributes};
+use otel_core::messaging::{MessagingInstruments, MessagingSpan, metric_attributes};
 use rdkafka::ClientConfig;
 use rdkafka::config::{FromClientConfig, FromClientConfigAndContext};
 use rdkafka::consumer::stream_consumer::MessageStream;
@@ -162,12 +162,16 @@ impl<C> TracedConsumer<C> {
         E: 'static,
         F: FnOnce(&Context) -> Result<T, E>,
     {
-        let op = ProcessOp::start(&self.instrumentation, message);
+        let instrumentation = &*self.instrumentation;
+        let op = ProcessOp::start(instrumentation, message);
         let result = {
             let _current = op.op.context().clone().attach();
             handler(op.op.context())
         };
-        op.finish(result.as_ref().err().map(|e| e as &dyn Any));
+        op.finish(
+            instrumentation,
+            result.as_ref().err().map(|e| e as &dyn Any),
+        );
         result
     }
 
@@ -185,7 +189,7 @@ impl<C> TracedConsumer<C> {
         let cx = op.op.context().clone();
         ProcessFuture {
             handler: handler(cx.clone()).with_context(cx),
-            op: Some(op),
+            op: Some((self.instrumentation.clone(), op)),
         }
     }
 
@@ -227,10 +231,8 @@ impl<C> TracedConsumer<C> {
                 None => RECEIVE.into(),
             },
             || {
-                let mut attributes = Vec::with_capacity(instrumentation.common.len() + 5);
-                attributes.extend_from_slice(&instrumentation.common);
-                attributes.push(KeyValue::new(semconv::MESSAGING_OPERATION_TYPE, RECEIVE));
-                attributes.push(KeyValue::new(semconv::MESSAGING_OPERATION_NAME, RECEIVE));
+                let mut attributes = Vec::with_capacity(Instrumentation::SPAN_COMMON + 2);
+                instrumentation.push_span_common(&mut attributes, RECEIVE, true);
                 attributes.push(KeyValue::new(
                     semconv::MESSAGING_BATCH_MESSAGE_COUNT,
                     messages.len() as i64,
@@ -238,7 +240,6 @@ impl<C> TracedConsumer<C> {
                 if let Some(topic) = one_topic {
                     attributes.push(destination(topic));
                 }
-                attributes.extend(instrumentation.group.clone());
                 attributes
             },
         );
@@ -253,9 +254,19 @@ impl<C: ConsumerContext + 'static, R> TracedConsumer<StreamConsumer<C, R>> {
     /// [`StreamConsumer::recv`], counted: `messaging.client.operation.duration` (operation
     /// `receive`) and `messaging.client.consumed.messages`.
     pub async fn recv(&self) -> KafkaResult<BorrowedMessage<'_>> {
+        // Untimed when metrics are off: the clock is read only for the histogram.
+        let Some(instruments) = self.instrumentation.instruments() else {
+            return self.consumer.recv().await;
+        };
         let started = Instant::now();
         let result = self.consumer.recv().await;
-        record_receive(&self.instrumentation, RECEIVE, started, Some(&result));
+        record_receive(
+            &self.instrumentation,
+            instruments,
+            RECEIVE,
+            started,
+            Some(&result),
+        );
         result
     }
 
@@ -290,11 +301,20 @@ impl<'a, C: ConsumerContext + 'static> Stream for TracedMessageStream<'a, C> {
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Option<Self::Item>> {
         let this = &mut *self;
+        let Some(instruments) = this.instrumentation.instruments() else {
+            return Pin::new(&mut this.inner).poll_next(cx);
+        };
         let started = *this.started.get_or_insert_with(Instant::now);
         let item = std::task::ready!(Pin::new(&mut this.inner).poll_next(cx));
         this.started = None;
         if let Some(result) = &item {
-            record_receive(this.instrumentation, RECEIVE, started, Some(result));
+            record_receive(
+                this.instrumentation,
+                instruments,
+                RECEIVE,
+                started,
+                Some(result),
+            );
         }
         Poll::Ready(item)
     }
@@ -304,10 +324,19 @@ impl<C: ConsumerContext + 'static> TracedConsumer<BaseConsumer<C>> {
     /// [`BaseConsumer::poll`], counted: `messaging.client.operation.duration` (operation
     /// `poll`) and `messaging.client.consumed.messages`.
     pub fn poll<T: Into<Timeout>>(&self, timeout: T) -> Option<KafkaResult<BorrowedMessage<'_>>> {
+        let Some(instruments) = self.instrumentation.instruments() else {
+            return self.consumer.poll(timeout);
+        };
         let started = Instant::now();
         let result = self.consumer.poll(timeout);
         if result.is_some() {
-            record_receive(&self.instrumentation, POLL, started, result.as_ref());
+            record_receive(
+                &self.instrumentation,
+                instruments,
+                POLL,
+                started,
+                result.as_ref(),
+            );
         }
         result
     }
@@ -320,7 +349,7 @@ pin_project_lite::pin_project! {
     pub struct ProcessFuture<Fut> {
         #[pin]
         handler: WithContext<Fut>,
-        op: Option<ProcessOp>,
+        op: Option<(Arc<Instrumentation>, ProcessOp)>,
     }
 }
 
@@ -336,8 +365,11 @@ impl<T, E: 'static, Fut: Future<Output = Result<T, E>>> Future for ProcessFuture
     fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
         let this = self.project();
         let result = std::task::ready!(this.handler.poll(cx));
-        if let Some(op) = this.op.take() {
-            op.finish(result.as_ref().err().map(|e| e as &dyn Any));
+        if let Some((instrumentation, op)) = this.op.take() {
+            op.finish(
+                &instrumentation,
+                result.as_ref().err().map(|e| e as &dyn Any),
+            );
         }
         Poll::Ready(result)
     }
@@ -372,7 +404,6 @@ impl Drop for Receive {
 
 /// One message being processed: its span, what its metric needs.
 struct ProcessOp {
-    instrumentation: Arc<Instrumentation>,
     op: MessagingSpan,
     /// `messaging.destination.name` and `messaging.destination.partition.id`, when metrics are
     /// on.
@@ -380,16 +411,10 @@ struct ProcessOp {
 }
 
 impl ProcessOp {
-    fn start<M: Message>(instrumentation: &Arc<Instrumentation>, message: &M) -> Self {
+    fn start<M: Message>(instrumentation: &Instrumentation, message: &M) -> Self {
         let options = &instrumentation.options;
         let current = Context::current();
         let extracted = carrier::extract(&options.propagation, &current, message.headers());
-        let metric = instrumentation.instruments().map(|_| {
-            (
-                destination(message.topic()),
-                partition_id(message.partition()),
-            )
-        });
         let head = MessageHead {
             topic: message.topic(),
             partition: Some(message.partition()),
@@ -397,6 +422,9 @@ impl ProcessOp {
             key: message.key(),
             payload: message.payload(),
         };
+        let metric = instrumentation
+            .instruments()
+            .map(|_| (destination(head.topic), partition_id(message.partition())));
         let op = MessagingSpan::consumer(
             options.traces.then(|| options.providers.tracer()),
             &current,
@@ -405,11 +433,8 @@ impl ProcessOp {
             metric.is_some(),
             || span_name(PROCESS, head.topic),
             || {
-                let mut attributes = Vec::with_capacity(instrumentation.common.len() + 9);
-                attributes.extend_from_slice(&instrumentation.common);
-                attributes.push(KeyValue::new(semconv::MESSAGING_OPERATION_TYPE, PROCESS));
-                attributes.push(KeyValue::new(semconv::MESSAGING_OPERATION_NAME, PROCESS));
-                attributes.extend(instrumentation.group.clone());
+                let mut attributes = Vec::with_capacity(Instrumentation::SPAN_COMMON + 5);
+                instrumentation.push_span_common(&mut attributes, PROCESS, true);
                 message_attributes(&mut attributes, &head, options.record_message_key);
                 attributes
             },
@@ -417,18 +442,13 @@ impl ProcessOp {
         if let (true, Some(hook)) = (op.is_recording(), &options.on_process) {
             hook(&op.context().span(), &head);
         }
-        ProcessOp {
-            instrumentation: instrumentation.clone(),
-            op,
-            metric,
-        }
+        ProcessOp { op, metric }
     }
 
     /// Ends the span and records the metric. (Dropped without it, the span ends without an
     /// outcome.)
-    fn finish(mut self, error: Option<&dyn Any>) {
+    fn finish(mut self, instrumentation: &Instrumentation, error: Option<&dyn Any>) {
         let error_type = error.map(handler_error_type);
-        let instrumentation = &self.instrumentation;
         let metric = self.metric.take();
         self.op.end(
             error_type.map(Cow::Borrowed),
@@ -439,8 +459,7 @@ impl ProcessOp {
                     &instrumentation.metric_common,
                     PROCESS,
                     instrumentation
-                        .group
-                        .clone()
+                        .group()
                         .into_iter()
                         .chain(topic)
                         .chain(partition),
@@ -454,19 +473,17 @@ impl ProcessOp {
 /// Records one receive operation: its duration, and the message delivered (or the error).
 fn record_receive<M: Message>(
     instrumentation: &Instrumentation,
+    instruments: &MessagingInstruments,
     operation: &'static str,
     started: Instant,
     result: Option<&KafkaResult<M>>,
 ) {
-    let Some(instruments) = instrumentation.instruments() else {
-        return;
-    };
     let elapsed = started.elapsed().as_secs_f64();
     let mut attributes = Vec::with_capacity(instrumentation.metric_common.len() + 6);
     attributes.extend_from_slice(&instrumentation.metric_common);
     attributes.push(KeyValue::new(semconv::MESSAGING_OPERATION_NAME, operation));
     attributes.push(KeyValue::new(semconv::MESSAGING_OPERATION_TYPE, RECEIVE));
-    attributes.extend(instrumentation.group.clone());
+    attributes.extend(instrumentation.group());
     match result {
         Some(Ok(message)) => {
             attributes.push(destination(message.topic()));

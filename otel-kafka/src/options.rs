@@ -221,38 +221,34 @@ impl Options {
     }
 
     pub(crate) fn build(self) -> Arc<Instrumentation> {
-        let mut common = vec![KeyValue::new(semconv::MESSAGING_SYSTEM, "kafka")];
-        let mut metric_common = common.clone();
-        if let Some((host, port)) = &self.server_address {
-            let host = KeyValue::new(semconv::SERVER_ADDRESS, Arc::<str>::from(host.as_str()));
-            common.push(host.clone());
-            metric_common.push(host);
-            if let Some(port) = port {
-                let port = KeyValue::new(semconv::SERVER_PORT, i64::from(*port));
-                common.push(port.clone());
-                metric_common.push(port);
-            }
+        let (server_address, server_port) = match &self.server_address {
+            Some((host, port)) => (Some(Arc::<str>::from(host.as_str())), port.map(i64::from)),
+            None => (None, None),
+        };
+        let mut metric_common = vec![KeyValue::new(semconv::MESSAGING_SYSTEM, "kafka")];
+        if let Some(host) = &server_address {
+            metric_common.push(KeyValue::new(semconv::SERVER_ADDRESS, host.clone()));
         }
-        if let Some(id) = &self.client_id {
-            common.push(KeyValue::new(
-                semconv::MESSAGING_CLIENT_ID,
-                Arc::<str>::from(id.as_str()),
-            ));
+        if let Some(port) = server_port {
+            metric_common.push(KeyValue::new(semconv::SERVER_PORT, port));
         }
-        let group = self.consumer_group.as_deref().map(|group| {
-            KeyValue::new(
-                semconv::MESSAGING_CONSUMER_GROUP_NAME,
-                Arc::<str>::from(group),
-            )
-        });
+        let client_id = self.client_id.as_deref().map(Arc::<str>::from);
+        let group = self.consumer_group.as_deref().map(Arc::<str>::from);
         Arc::new(Instrumentation {
             options: self,
-            common,
-            metric_common,
+            server_address,
+            server_port,
+            client_id,
             group,
+            metric_common,
             instruments: OnceLock::new(),
         })
     }
+}
+
+/// `messaging.consumer.group.name`.
+fn group(group: &Arc<str>) -> KeyValue {
+    KeyValue::new(semconv::MESSAGING_CONSUMER_GROUP_NAME, group.clone())
 }
 
 /// The host and port of the first broker in a `bootstrap.servers` list
@@ -278,11 +274,12 @@ pub(crate) fn first_server(servers: &str) -> Option<(String, Option<u16>)> {
 /// Options resolved once per wrapped client: the attributes every span carries, the instruments.
 pub(crate) struct Instrumentation {
     pub(crate) options: Options,
-    /// `messaging.system`, `server.*`, `messaging.client.id`: on every span.
-    pub(crate) common: Vec<KeyValue>,
+    server_address: Option<Arc<str>>,
+    server_port: Option<i64>,
+    client_id: Option<Arc<str>>,
+    group: Option<Arc<str>>,
     /// `messaging.system`, `server.*`: on every metric point.
     pub(crate) metric_common: Vec<KeyValue>,
-    pub(crate) group: Option<KeyValue>,
     instruments: OnceLock<MessagingInstruments>,
 }
 
@@ -293,6 +290,41 @@ impl fmt::Debug for Instrumentation {
 }
 
 impl Instrumentation {
+    /// How many attributes [`Instrumentation::push_span_common`] pushes at most.
+    pub(crate) const SPAN_COMMON: usize = 7;
+
+    /// Pushes what every span carries: `messaging.system`, `server.*`, `messaging.client.id`,
+    /// the operation as `messaging.operation.type` and `.name`, and the consumer group when
+    /// `with_group`. Built fresh from the parts (a reference count each) rather than cloned
+    /// from a prepared list: a `KeyValue` clone matches on every key and value kind.
+    pub(crate) fn push_span_common(
+        &self,
+        attributes: &mut Vec<KeyValue>,
+        operation: &'static str,
+        with_group: bool,
+    ) {
+        attributes.push(KeyValue::new(semconv::MESSAGING_SYSTEM, "kafka"));
+        if let Some(host) = &self.server_address {
+            attributes.push(KeyValue::new(semconv::SERVER_ADDRESS, host.clone()));
+        }
+        if let Some(port) = self.server_port {
+            attributes.push(KeyValue::new(semconv::SERVER_PORT, port));
+        }
+        if let Some(id) = &self.client_id {
+            attributes.push(KeyValue::new(semconv::MESSAGING_CLIENT_ID, id.clone()));
+        }
+        attributes.push(KeyValue::new(semconv::MESSAGING_OPERATION_TYPE, operation));
+        attributes.push(KeyValue::new(semconv::MESSAGING_OPERATION_NAME, operation));
+        if let (true, Some(group)) = (with_group, &self.group) {
+            attributes.push(self::group(group));
+        }
+    }
+
+    /// `messaging.consumer.group.name`, when there is a group.
+    pub(crate) fn group(&self) -> Option<KeyValue> {
+        self.group.as_ref().map(group)
+    }
+
     /// The instruments, created on first use; `None` when metrics are off.
     pub(crate) fn instruments(&self) -> Option<&MessagingInstruments> {
         self.options.metrics.then(|| {

@@ -259,10 +259,8 @@ impl SendOp {
             metrics,
             || span_name(SEND, head.topic),
             || {
-                let mut attributes = Vec::with_capacity(instrumentation.common.len() + 7);
-                attributes.extend_from_slice(&instrumentation.common);
-                attributes.push(KeyValue::new(semconv::MESSAGING_OPERATION_TYPE, SEND));
-                attributes.push(KeyValue::new(semconv::MESSAGING_OPERATION_NAME, SEND));
+                let mut attributes = Vec::with_capacity(Instrumentation::SPAN_COMMON + 5);
+                instrumentation.push_span_common(&mut attributes, SEND, false);
                 message_attributes(&mut attributes, head, options.record_message_key);
                 attributes
             },
