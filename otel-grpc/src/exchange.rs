@@ -120,6 +120,9 @@ pub struct RpcExchange {
     /// Whether `method`'s span name is still to be interned: once a call to it succeeds (a peer
     /// must not use up the interned names with made-up ones).
     to_intern: bool,
+    /// Whether the span got its `rpc.method` at the start: a client's, or a server's for a
+    /// method that an earlier call proved served (interned). Else a server's waits for the status.
+    method_at_start: bool,
 }
 
 impl RpcExchange {
@@ -200,7 +203,9 @@ impl RpcExchange {
             method: method_value.clone(),
             code: None,
             to_intern: matches!(named, Some((Cow::Owned(_), _))),
+            method_at_start: client || matches!(named, Some((Cow::Borrowed(_), _))),
         };
+        let method_at_start = exchange.method_at_start;
         if options.traces_enabled() {
             let name = || -> Cow<'static, str> {
                 match options.custom_span_name(&head, None) {
@@ -214,7 +219,9 @@ impl RpcExchange {
             let attributes = || {
                 let mut attributes = Vec::with_capacity(10);
                 push_system(mode, &mut attributes);
-                if client || method_value.is_none() {
+                // `rpc.method` is one the conventions want the sampler to see: given at the
+                // start when it is known to be served (bounded), else at the end.
+                if method_at_start || method_value.is_none() {
                     push_method(
                         mode,
                         method_value.as_ref(),
@@ -440,62 +447,45 @@ impl Exchange for RpcExchange {
             .method
             .as_ref()
             .filter(|_| code != Some(Code::UNIMPLEMENTED));
-        // No list allocated per call: the end attributes, in place.
-        let mut attributes: [Option<KeyValue>; 3] = [
-            code.filter(|_| mode.new)
-                .map(|code| KeyValue::new(key::STATUS_CODE, code.name())),
-            code.filter(|_| mode.old)
-                .map(|code| KeyValue::new(key::OLD_GRPC_STATUS_CODE, i64::from(code.0))),
-            error_type.map(|error_type| KeyValue::new(key::ERROR_TYPE, error_type)),
-        ];
-        // A server's `rpc.method` (or `_OTHER`), built once for its span and metric.
-        let mut server_method = (!self.client).then(|| match (&self.method, served) {
-            (Some((full, _)), Some(_)) if mode.new => KeyValue::new(key::METHOD, full.clone()),
-            (Some((full, service_len)), Some(_)) => {
-                KeyValue::new(key::METHOD, full.as_str()[service_len + 1..].to_owned())
-            }
-            _ => KeyValue::new(key::METHOD, otel_core::OTHER),
-        });
         let metric = self.metric_attributes.take().zip(self.started);
         if self.traced {
             let span = self.cx.span();
-            if attributes[2].is_some() {
-                span.set_status(Status::error(""));
-            }
-            let unserved = !self.client && served.is_none() && self.method.is_some();
-            if unserved {
-                // Not a method this server serves: no name from the caller's path.
-                span.update_name(Cow::Borrowed("grpc"));
-            }
-            // The path the caller named, on the span only.
-            let original = unserved
-                .then_some(&self.method)
-                .and_then(Option::as_ref)
-                .map(|(full, _)| {
-                    KeyValue::new(key::METHOD_ORIGINAL, format!("/{}", full.as_str()))
-                });
-            // A server span's `rpc.method`, when the path named one (else it went on at the
-            // start). Moved onto the span, unless the metric needs them too.
-            let keep = metric.is_some();
-            let end = |attribute: &mut Option<KeyValue>| {
-                if keep {
-                    attribute.clone()
-                } else {
-                    attribute.take()
+            // One call per attribute there is: no list, no chain of optional iterators.
+            if let Some(code) = code {
+                if mode.new {
+                    span.set_attribute(KeyValue::new(key::STATUS_CODE, code.name()));
                 }
-            };
-            let method = if self.method.is_some() {
-                end(&mut server_method)
-            } else {
-                None
-            };
-            span.set_attributes(
-                attributes
-                    .iter_mut()
-                    .filter_map(end)
-                    .chain(method)
-                    .chain(original),
-            );
+                if mode.old {
+                    span.set_attribute(KeyValue::new(key::OLD_GRPC_STATUS_CODE, i64::from(code.0)));
+                }
+            }
+            if let Some(error_type) = &error_type {
+                span.set_status(Status::error(""));
+                span.set_attribute(KeyValue::new(key::ERROR_TYPE, error_type.clone()));
+            }
+            if !self.method_at_start
+                && let Some((full, service_len)) = &self.method
+            {
+                match served {
+                    Some(_) if mode.new => {
+                        span.set_attribute(KeyValue::new(key::METHOD, full.clone()));
+                    }
+                    Some(_) => span.set_attribute(KeyValue::new(
+                        key::METHOD,
+                        full.as_str()[service_len + 1..].to_owned(),
+                    )),
+                    None => {
+                        // Not a method this server serves: no name from the caller's path,
+                        // which goes on the span only.
+                        span.update_name(Cow::Borrowed("grpc"));
+                        span.set_attribute(KeyValue::new(key::METHOD, otel_core::OTHER));
+                        span.set_attribute(KeyValue::new(
+                            key::METHOD_ORIGINAL,
+                            format!("/{}", full.as_str()),
+                        ));
+                    }
+                }
+            }
             span.end();
         }
         if let Some((mut metric_attributes, started)) = metric {
@@ -507,8 +497,30 @@ impl Exchange for RpcExchange {
                 let service = &full.as_str()[..*service_len];
                 metric_attributes.push(KeyValue::new(key::OLD_SERVICE, service.to_owned()));
             }
-            metric_attributes.extend(server_method);
-            metric_attributes.extend(attributes.into_iter().flatten());
+            if !self.client {
+                // A server's `rpc.method` (or `_OTHER`): known to be served only now.
+                metric_attributes.push(match (&self.method, served) {
+                    (Some((full, _)), Some(_)) if mode.new => {
+                        KeyValue::new(key::METHOD, full.clone())
+                    }
+                    (Some((full, service_len)), Some(_)) => {
+                        KeyValue::new(key::METHOD, full.as_str()[service_len + 1..].to_owned())
+                    }
+                    _ => KeyValue::new(key::METHOD, otel_core::OTHER),
+                });
+            }
+            if let Some(code) = code {
+                if mode.new {
+                    metric_attributes.push(KeyValue::new(key::STATUS_CODE, code.name()));
+                }
+                if mode.old {
+                    metric_attributes
+                        .push(KeyValue::new(key::OLD_GRPC_STATUS_CODE, i64::from(code.0)));
+                }
+            }
+            if let Some(error_type) = error_type {
+                metric_attributes.push(KeyValue::new(key::ERROR_TYPE, error_type));
+            }
             self.instruments()
                 .duration
                 .record(started.elapsed().as_secs_f64(), &metric_attributes);
