@@ -65,9 +65,9 @@ macro_rules! commands {
     ($($name:literal => $shape:expr,)*) => {
         /// Every command the instrumentation knows, sorted by name (a test checks).
         pub(crate) static COMMANDS: &[Command] = &[$(Command { name: $name, shape: $shape },)*];
-        /// The first eight bytes of each name in [`COMMANDS`], packed big-endian: comparing these
-        /// integers orders names as comparing their bytes does, in a few instructions.
-        static PACKED: &[u64] = &[$(pack($name.as_bytes()),)*];
+        /// The first eight bytes of each name in [`COMMANDS`], packed big-endian (names that
+        /// share their first eight bytes are neighbours, the table being sorted).
+        const PACKED: &[u64] = &[$(pack($name.as_bytes()),)*];
     };
 }
 
@@ -324,28 +324,65 @@ commands! {
 /// The longest name in [`COMMANDS`]; anything longer is unknown without a look.
 const LONGEST: usize = 24;
 
+/// Slots in [`SLOTS`]: a power of two, about twice the number of distinct packed heads.
+const SLOT_BITS: u32 = 9;
+const SLOT_MASK: usize = (1 << SLOT_BITS) - 1;
+const EMPTY: u16 = u16::MAX;
+
+/// Where a packed head starts probing in [`SLOTS`] (Fibonacci hashing).
+const fn slot(packed: u64) -> usize {
+    (packed.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - SLOT_BITS)) as usize
+}
+
+/// An open-addressing table, made at compile time, from a packed head to the index in
+/// [`COMMANDS`] of the first name with that head: a look-up is a hash and a probe or two rather
+/// than a binary search over every name.
+static SLOTS: [u16; 1 << SLOT_BITS] = {
+    let mut slots = [EMPTY; 1 << SLOT_BITS];
+    let mut i = 0;
+    while i < PACKED.len() {
+        if i == 0 || PACKED[i] != PACKED[i - 1] {
+            let mut s = slot(PACKED[i]);
+            while slots[s] != EMPTY {
+                s = (s + 1) & SLOT_MASK;
+            }
+            slots[s] = i as u16;
+        }
+        i += 1;
+    }
+    slots
+};
+
 /// The command `name` names, whatever its case; `None` for a command the table does not know.
 pub(crate) fn lookup(name: &[u8]) -> Option<&'static Command> {
     if name.is_empty() || name.len() > LONGEST {
         return None;
     }
-    let mut upper = [0u8; LONGEST];
-    let upper = &mut upper[..name.len()];
-    for (u, b) in upper.iter_mut().zip(name) {
-        *u = b.to_ascii_uppercase();
+    let mut key = 0u64;
+    for i in 0..8 {
+        key = (key << 8) | u64::from(name.get(i).map_or(0, u8::to_ascii_uppercase));
     }
-    let key = pack(upper);
-    let tail = upper.get(8..).unwrap_or_default();
-    // (packed head, tail) orders as the whole name does.
-    let mut low = PACKED.partition_point(|p| *p < key);
-    while low < COMMANDS.len() && PACKED[low] == key {
-        let name = COMMANDS[low].name.as_bytes();
-        if name.get(8..).unwrap_or_default() == tail {
-            return Some(&COMMANDS[low]);
+    let tail = name.get(8..).unwrap_or_default();
+    let mut s = slot(key);
+    loop {
+        let first = usize::from(SLOTS[s]);
+        if first == usize::from(EMPTY) {
+            return None;
         }
-        low += 1;
+        if PACKED[first] == key {
+            // The names with this head, in turn.
+            return COMMANDS[first..]
+                .iter()
+                .zip(&PACKED[first..])
+                .take_while(|(_, p)| **p == key)
+                .map(|(command, _)| command)
+                .find(|command| {
+                    command.name.len() == name.len()
+                        && command.name.as_bytes()[8.min(name.len())..].eq_ignore_ascii_case(tail)
+                });
+        }
+        s = (s + 1) & SLOT_MASK;
     }
-    None
 }
 
 /// Whether `arg` reads as a sub-command or keyword (`SET`, `SETUSER`, `CREATE`), safe to show.
@@ -372,6 +409,7 @@ mod tests {
             );
         }
         assert!(COMMANDS.iter().all(|c| c.name.len() <= LONGEST));
+        assert!(COMMANDS.len() < usize::from(EMPTY) && COMMANDS.len() * 2 <= 1 << SLOT_BITS);
         for pair in PACKED.windows(2) {
             assert!(pair[0] <= pair[1]);
         }
@@ -394,6 +432,8 @@ mod tests {
         assert!(lookup(b"").is_none());
         assert!(lookup(&[0xff; 64]).is_none());
         assert!(lookup("gét".as_bytes()).is_none());
+        assert!(lookup(b"GET\0").is_none());
+        assert!(lookup(b"georadiusbymember_ro").is_some());
     }
 
     #[test]

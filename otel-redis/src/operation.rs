@@ -40,6 +40,7 @@ impl<'a> Named<'a> {
     }
 
     /// `db.operation.name` on spans, and the span name.
+    #[inline]
     fn name(&self) -> Option<Cow<'static, str>> {
         match self.command {
             Some(command) => Some(Cow::Borrowed(command.name)),
@@ -112,24 +113,36 @@ impl<'c> Operation<'c> {
                 Vec::new(),
                 || named.name().unwrap_or(Cow::Borrowed(REDIS)),
                 || {
-                    let mut attributes = Vec::with_capacity(10);
-                    base_attributes(config, &mut attributes, named.name(), namespace);
-                    if config.query_text != QueryText::Off {
+                    let name = named.name();
+                    let with_statement = config.query_text != QueryText::Off;
+                    let key = config
+                        .key_pattern
+                        .then(|| {
+                            named
+                                .command
+                                .and_then(Command::first_key_index)
+                                .and_then(|i| args.clone().nth(i))
+                        })
+                        .flatten();
+                    // Exactly as many as there are: the SDK keeps this vector as the span's.
+                    let mut attributes = Vec::with_capacity(
+                        base_count(config, &name, namespace)
+                            + usize::from(with_statement)
+                            + usize::from(key.is_some()),
+                    );
+                    let statement = with_statement.then(|| {
                         let mut statement = Statement::new(config.max_query_text_len);
-                        push_statement(config, &mut statement, named, rest.clone());
-                        attributes.push(KeyValue::new(semconv::DB_QUERY_TEXT, statement.finish()));
+                        push_statement(config, &mut statement, &name, named, rest.clone());
+                        statement.finish_or_name(named.command.map(|c| c.name))
+                    });
+                    let pattern =
+                        key.map(|key| key_pattern(key, config.max_query_text_len.min(256)));
+                    base_attributes(config, &mut attributes, name, namespace);
+                    if let Some(statement) = statement {
+                        attributes.push(KeyValue::new(semconv::DB_QUERY_TEXT, statement));
                     }
-                    if config.key_pattern {
-                        let key = named
-                            .command
-                            .and_then(Command::first_key_index)
-                            .and_then(|i| args.clone().nth(i));
-                        if let Some(key) = key {
-                            attributes.push(KeyValue::new(
-                                KEY_PATTERN,
-                                key_pattern(key, config.max_query_text_len.min(256)),
-                            ));
-                        }
+                    if let Some(pattern) = pattern {
+                        attributes.push(KeyValue::new(KEY_PATTERN, pattern));
                     }
                     attributes
                 },
@@ -174,27 +187,30 @@ impl<'c> Operation<'c> {
                 Vec::new(),
                 || Cow::Borrowed(name),
                 || {
-                    let mut attributes = Vec::with_capacity(10);
-                    base_attributes(
-                        config,
-                        &mut attributes,
-                        Some(Cow::Borrowed(name)),
-                        namespace,
+                    let name = Some(Cow::Borrowed(name));
+                    let statement = (config.query_text != QueryText::Off).then(|| {
+                        let mut statement = Statement::new(config.max_query_text_len);
+                        for mut command in commands() {
+                            statement.separate();
+                            let named = Named::new(command.next().unwrap_or_default());
+                            push_statement(config, &mut statement, &named.name(), named, command);
+                        }
+                        statement.finish()
+                    });
+                    let mut attributes = Vec::with_capacity(
+                        base_count(config, &name, namespace)
+                            + usize::from(count >= 2)
+                            + usize::from(statement.is_some()),
                     );
+                    base_attributes(config, &mut attributes, name, namespace);
                     if count >= 2 {
                         attributes.push(KeyValue::new(
                             semconv::DB_OPERATION_BATCH_SIZE,
                             i64::try_from(count).unwrap_or(i64::MAX),
                         ));
                     }
-                    if config.query_text != QueryText::Off {
-                        let mut statement = Statement::new(config.max_query_text_len);
-                        for mut command in commands() {
-                            statement.separate();
-                            let named = Named::new(command.next().unwrap_or_default());
-                            push_statement(config, &mut statement, named, command);
-                        }
-                        attributes.push(KeyValue::new(semconv::DB_QUERY_TEXT, statement.finish()));
+                    if let Some(statement) = statement {
+                        attributes.push(KeyValue::new(semconv::DB_QUERY_TEXT, statement));
                     }
                     attributes
                 },
@@ -281,6 +297,13 @@ impl Drop for Operation<'_> {
     }
 }
 
+/// How many attributes [`base_attributes`] pushes.
+fn base_count(config: &Config, name: &Option<Cow<'static, str>>, namespace: Option<i64>) -> usize {
+    1 + usize::from(name.is_some())
+        + usize::from(namespace.is_some())
+        + config.server_attribute_count()
+}
+
 /// The attributes every operation's span has.
 fn base_attributes(
     config: &Config,
@@ -301,11 +324,12 @@ fn base_attributes(
 fn push_statement<'a>(
     config: &Config,
     statement: &mut Statement,
+    name: &Option<Cow<'static, str>>,
     named: Named<'_>,
     args: impl Iterator<Item = &'a [u8]>,
 ) {
-    match named.name() {
-        Some(name) => statement.push_command(config.query_text, &name, named.command, args),
+    match name {
+        Some(name) => statement.push_command(config.query_text, name, named.command, args),
         None => statement.push_command(config.query_text, otel_core::OTHER, None, args),
     }
 }

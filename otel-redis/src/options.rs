@@ -327,6 +327,13 @@ impl Config {
             .get_or_init(|| Instruments::new(&self.providers.meter()))
     }
 
+    /// How many attributes [`Config::push_server_attributes`] pushes.
+    pub(crate) fn server_attribute_count(&self) -> usize {
+        usize::from(self.server_address.is_some())
+            + usize::from(self.server_port.is_some())
+            + 2 * usize::from(self.peer.is_some())
+    }
+
     /// `server.address`, `server.port` and the peer's address, as configured.
     pub(crate) fn push_server_attributes(&self, attributes: &mut Vec<KeyValue>) {
         if let Some(address) = &self.server_address {
