@@ -315,7 +315,7 @@ impl HttpExchange {
                 });
 
         let metrics = options.metrics.then(|| {
-            let mut request = Vec::with_capacity(5);
+            let mut request = Vec::with_capacity(6);
             request.push(KeyValue::new(key::METHOD, method));
             if let Some((host, port)) = &address {
                 request.push(KeyValue::new(key::SERVER_ADDRESS, host.clone()));
@@ -508,35 +508,37 @@ impl HttpExchange {
             }
             span.end();
         }
-        if let Some(metrics) = self.metrics.take() {
+        if let Some(mut metrics) = self.metrics.take() {
             let instruments = self.state.instruments(&self.options, self.side);
-            let MetricAttributes {
-                request: mut attributes,
-                active_len,
-                active_cell,
-                started,
-                request_body_size,
-            } = *metrics;
+            // Worked on in its box: nothing moved out of it.
+            let metrics = &mut *metrics;
             match &instruments.active {
-                Active::Counter(counter) => counter.add(-1, &attributes[..active_len]),
-                Active::Observed(table) => table.add(active_cell, -1),
+                Active::Counter(counter) => {
+                    counter.add(-1, &metrics.request[..metrics.active_len]);
+                }
+                Active::Observed(table) => table.add(metrics.active_cell, -1),
             }
             if let Some(code) = self.status {
-                attributes.push(KeyValue::new(key::STATUS_CODE, i64::from(code)));
+                metrics
+                    .request
+                    .push(KeyValue::new(key::STATUS_CODE, i64::from(code)));
             }
             if let Some(error_type) = self.error_type.take() {
-                attributes.push(KeyValue::new(key::ERROR_TYPE, Value::String(error_type)));
+                metrics
+                    .request
+                    .push(KeyValue::new(key::ERROR_TYPE, Value::String(error_type)));
             }
+            let attributes = &metrics.request[..];
             instruments
                 .duration
-                .record(started.elapsed().as_secs_f64(), &attributes);
-            if let Some(size) = request_body_size {
-                instruments.request_body_size.record(size, &attributes);
+                .record(metrics.started.elapsed().as_secs_f64(), attributes);
+            if let Some(size) = metrics.request_body_size {
+                instruments.request_body_size.record(size, attributes);
             }
             if self.status.is_some() {
                 instruments
                     .response_body_size
-                    .record(self.response_body_size, &attributes);
+                    .record(self.response_body_size, attributes);
             }
         }
     }

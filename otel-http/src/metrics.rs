@@ -209,7 +209,7 @@ impl Instruments {
 #[derive(Clone, Debug)]
 pub(crate) struct MetricAttributes {
     /// Those known when the request starts: method, scheme, route or server address and port,
-    /// protocol version.
+    /// protocol version; the status code and `error.type` join them at the end.
     pub(crate) request: Vec<KeyValue>,
     /// Clients: how many of `request` the active-requests counter takes (first).
     pub(crate) active_len: usize,
