@@ -11,10 +11,13 @@
 //! operations the driver sleeps 1 ms so the batch span processor's thread can drain.
 //! `scripts/callgrind-redis.sh` runs two counts per variant and divides the difference.
 //!
-//! `redis-ir throughput [rounds] [millis]` instead runs each variant for `millis` per round
-//! (interleaved rounds, default 5 × 1000 ms) and prints operations per second as ratios to bare.
+//! `redis-ir throughput [rounds] [millis]` instead measures loopback throughput: interleaved
+//! rounds (default 9 × 300 ms per cell) of `GET` and `SET` one at a time, `GET` with 16 requests
+//! in flight on the connection, and the 10-command pipeline, for each connection kind in a
+//! rotating order; it prints per-round ratios to bare (median, min–max) and ours − floor.
 
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use opentelemetry::Context;
@@ -45,9 +48,10 @@ const VARIANTS: [&str; 16] = [
 ];
 
 /// The floor: one attribute-less CLIENT span per operation, under the current context.
+#[derive(Clone)]
 struct Floor<C> {
     inner: C,
-    tracer: BoxedTracer,
+    tracer: Arc<BoxedTracer>,
 }
 
 impl<C> Floor<C> {
@@ -56,7 +60,7 @@ impl<C> Floor<C> {
             self.tracer
                 .span_builder("redis")
                 .with_kind(SpanKind::Client)
-                .start_with_context(&self.tracer, cx)
+                .start_with_context(&*self.tracer, cx)
         })
     }
 }
@@ -97,7 +101,7 @@ enum Operation {
     Command(Cmd),
     Pipeline(Pipeline),
     /// `GET` of 1,024 keys in turn: no statement repeats within the statement cache's reach.
-    Commands(Vec<Cmd>, std::cell::Cell<usize>),
+    Commands(Vec<Cmd>, std::sync::atomic::AtomicUsize),
 }
 
 impl Operation {
@@ -121,7 +125,7 @@ impl Operation {
                 (0..1024)
                     .map(|i| redis::cmd("GET").arg(format!("user:{i}")).clone())
                     .collect(),
-                std::cell::Cell::new(0),
+                std::sync::atomic::AtomicUsize::new(0),
             ),
             _ => return None,
         })
@@ -130,8 +134,7 @@ impl Operation {
     async fn run(&self, con: &mut impl ConnectionLike) {
         match self {
             Operation::Commands(cmds, next) => {
-                let i = next.get();
-                next.set((i + 1) % cmds.len());
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % cmds.len();
                 let value: Value = cmds[i].query_async(con).await.expect("reply");
                 std::hint::black_box(value);
             }
@@ -148,6 +151,7 @@ impl Operation {
 }
 
 /// A connection of one of the kinds measured.
+#[derive(Clone)]
 enum Connection {
     Bare(MultiplexedConnection),
     Floor(Floor<MultiplexedConnection>),
@@ -165,7 +169,7 @@ impl Connection {
             "bare" => Connection::Bare(raw),
             "floor" => Connection::Floor(Floor {
                 inner: raw,
-                tracer: opentelemetry::global::tracer("floor"),
+                tracer: Arc::new(opentelemetry::global::tracer("floor")),
             }),
             "ours" => Connection::Ours(
                 otel_redis::OtelRedis::for_client(&client)
@@ -199,6 +203,62 @@ fn url() -> String {
     std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379/".to_owned())
 }
 
+/// Requests in flight at once on the one multiplexed connection in the pipelined mode.
+const IN_FLIGHT: usize = 16;
+
+/// What the throughput mode measures: each operation one at a time (a round trip each), and
+/// [`IN_FLIGHT`] at once on the one connection (redis-rs pipelines them), so the client's own
+/// work weighs more than the round trip.
+const THROUGHPUT_OPERATIONS: [(&str, usize); 4] = [
+    ("get", 1),
+    ("set", 1),
+    ("get", IN_FLIGHT),
+    ("pipeline10", 1),
+];
+
+/// Operations per second of `con` doing `operation` for `millis`, `in_flight` at a time.
+async fn rate(con: &Connection, operation: &Arc<Operation>, in_flight: usize, millis: u64) -> f64 {
+    // Warm: the first requests of a slice pay for what the previous variant left behind.
+    let mut warm = con.clone();
+    for _ in 0..16 {
+        warm.run(operation).await;
+    }
+    let started = Instant::now();
+    let deadline = started + Duration::from_millis(millis);
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..in_flight {
+        let mut con = con.clone();
+        let operation = operation.clone();
+        tasks.spawn(async move {
+            let mut done = 0u64;
+            while Instant::now() < deadline {
+                con.run(&operation).await;
+                done += 1;
+            }
+            done
+        });
+    }
+    let mut done = 0;
+    while let Some(n) = tasks.join_next().await {
+        done += n.expect("task");
+    }
+    done as f64 / started.elapsed().as_secs_f64()
+}
+
+fn median(values: &[f64]) -> f64 {
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    match v.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => v[n / 2],
+        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+    }
+}
+
+/// Interleaved rounds: in each round every connection kind runs each operation for `millis`,
+/// the kinds in a rotating order (so drift in the machine's load favours none). Each round's
+/// rates are divided by bare's rate of the same operation in the same round; the table shows
+/// the median of those per-round ratios, their spread, and ours − floor per round (median).
 fn throughput(rounds: usize, millis: u64) {
     let (tracer_provider, meter_provider) = otel_bench::http::install_providers();
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -206,36 +266,57 @@ fn throughput(rounds: usize, millis: u64) {
         .build()
         .expect("runtime");
     let url = url();
-    // ops per second, per variant, per round
-    let mut results: Vec<Vec<f64>> = vec![Vec::new(); VARIANTS.len()];
+    // rates[operation][kind][round]
+    let mut rates = vec![vec![Vec::new(); CONNECTIONS.len()]; THROUGHPUT_OPERATIONS.len()];
     runtime.block_on(async {
-        for _ in 0..rounds {
-            for (i, variant) in VARIANTS.iter().enumerate() {
-                let (kind, operation) = split(variant).expect("variant");
-                let operation = Operation::new(operation).expect("operation");
-                let mut con = Connection::open(kind, &url).await.expect("connection");
-                let deadline = Instant::now() + Duration::from_millis(millis);
-                let started = Instant::now();
-                let mut done = 0u64;
-                while Instant::now() < deadline {
-                    con.run(&operation).await;
-                    done += 1;
+        let mut cons = Vec::new();
+        for kind in CONNECTIONS {
+            cons.push(Connection::open(kind, &url).await.expect("connection"));
+        }
+        for round in 0..rounds {
+            for (o, (operation, in_flight)) in THROUGHPUT_OPERATIONS.iter().enumerate() {
+                let operation = Arc::new(Operation::new(operation).expect("operation"));
+                for k in 0..CONNECTIONS.len() {
+                    let kind = (k + round) % CONNECTIONS.len();
+                    let r = rate(&cons[kind], &operation, *in_flight, millis).await;
+                    rates[o][kind].push(r);
                 }
-                results[i].push(done as f64 / started.elapsed().as_secs_f64());
             }
         }
     });
-    let median = |v: &[f64]| {
-        let mut v = v.to_vec();
-        v.sort_by(f64::total_cmp);
-        v[v.len() / 2]
-    };
-    println!("| variant | operations / s (median of {rounds}) | ratio to bare |\n|---|---:|---:|");
-    for (i, variant) in VARIANTS.iter().enumerate() {
-        let bare = &results[i - i % CONNECTIONS.len()];
-        let ops = median(&results[i]);
-        println!("| {variant} | {ops:.0} | {:.2} |", ops / median(bare));
+    println!(
+        "| operation | in flight | bare ops/s | floor | ours | ours + metrics | ours − floor |\n\
+         |---|---:|---:|---:|---:|---:|---:|"
+    );
+    for (o, (operation, in_flight)) in THROUGHPUT_OPERATIONS.iter().enumerate() {
+        let per_round = |kind: usize| -> Vec<f64> {
+            (0..rounds)
+                .map(|r| rates[o][kind][r] / rates[o][0][r])
+                .collect()
+        };
+        let cell = |kind: usize| {
+            let ratios = per_round(kind);
+            let low = ratios.iter().copied().fold(f64::INFINITY, f64::min);
+            let high = ratios.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            format!("{:.3} ({low:.2}–{high:.2})", median(&ratios))
+        };
+        let gap: Vec<f64> = per_round(2)
+            .iter()
+            .zip(per_round(1))
+            .map(|(ours, floor)| ours - floor)
+            .collect();
+        println!(
+            "| {operation} | {in_flight} | {:.0} | {} | {} | {} | {:+.3} |",
+            median(&rates[o][0]),
+            cell(1),
+            cell(2),
+            cell(3),
+            median(&gap),
+        );
     }
+    println!(
+        "\n{rounds} interleaved rounds of {millis} ms per cell; ratios to bare in the same round: median (min–max)."
+    );
     let _ = tracer_provider.shutdown();
     let _ = meter_provider.shutdown();
 }
@@ -243,8 +324,8 @@ fn throughput(rounds: usize, millis: u64) {
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.first().map(String::as_str) == Some("throughput") {
-        let rounds = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(5);
-        let millis = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(1000);
+        let rounds = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(9);
+        let millis = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(300);
         throughput(rounds, millis);
         return ExitCode::SUCCESS;
     }
