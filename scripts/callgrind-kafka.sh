@@ -4,10 +4,14 @@
 # start-up and shutdown cancel out. Only the driver's thread is counted: every span and header is
 # handled there (simple span processor), while librdkafka's broker threads poll on timers, so their
 # counts follow wall time (slower under callgrind), not the work per message.
+# Each row is the median of REPEAT (default 3) such differences: how often the driver parks and
+# how glibc's malloc serves librdkafka's cross-thread frees depend on thread timing, which moves
+# a single consume measurement by several hundred instructions.
 #
 # `callgrind-kafka.sh throughput`: wall-clock messages per second instead, produced and consumed
 # through a tansu broker on loopback (started here), bare / floor / ours in interleaved rounds
 # (ROUNDS, default 5, of MESSAGES, default 20000), as ratios to bare.
+# SIDES=consume (or produce) measures one side only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -49,10 +53,14 @@ instructions() { # variant messages -> instructions of the main thread
 }
 
 printf '| variant | instructions / message | added to bare | added to floor |\n|---|---:|---:|---:|\n'
-for side in produce consume; do
+for side in ${SIDES:-produce consume}; do
   bare="" floor=""
   for variant in $("$bin" list | grep "^$side-"); do
-    per=$(( ($(instructions "$variant" "$HIGH") - $(instructions "$variant" "$LOW")) / (HIGH - LOW) ))
+    runs=()
+    for _ in $(seq "${REPEAT:-3}"); do
+      runs+=($(( ($(instructions "$variant" "$HIGH") - $(instructions "$variant" "$LOW")) / (HIGH - LOW) )))
+    done
+    per=$(printf '%s\n' "${runs[@]}" | sort -n | sed -n "$(( (${#runs[@]} + 1) / 2 ))p")
     [ -n "$bare" ] || bare=$per
     case "$variant" in *-floor) floor=$per ;; esac
     if [ -n "$floor" ]; then above=$(printf '%+d' $(( per - floor ))); else above=""; fi

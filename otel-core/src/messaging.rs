@@ -43,6 +43,20 @@ pub fn consumer_parent(
     }
 }
 
+/// [`consumer_parent`] with the consumer's current context, looked up only when the mode needs
+/// it (link-only): `extracted` was extracted on top of it already.
+pub fn consumer_parent_in_current(
+    extracted: Context,
+    mode: ConsumerParent,
+) -> (Context, Vec<Link>) {
+    match mode {
+        ConsumerParent::Producer => consumer_parent(&Context::new(), extracted, mode),
+        ConsumerParent::LinkOnly => {
+            Context::map_current(|current| consumer_parent(current, extracted, mode))
+        }
+    }
+}
+
 /// The bucket boundaries the messaging conventions advise for their duration histograms, seconds.
 pub const DURATION_BUCKETS: [f64; 14] = [
     0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
@@ -162,8 +176,35 @@ impl MessagingSpan {
         name: impl FnOnce() -> Cow<'static, str>,
         attributes: impl FnOnce() -> Vec<KeyValue>,
     ) -> Self {
-        let started = timed.then(Instant::now);
         let (parent, links) = consumer_parent(current, extracted, mode);
+        Self::consumer_under(tracer, parent, links, timed, name, attributes)
+    }
+
+    /// [`MessagingSpan::consumer`] for a message extracted on top of the current context: the
+    /// current context is looked up only when the mode needs it (see
+    /// [`consumer_parent_in_current`]).
+    pub fn consumer_in_current(
+        tracer: Option<&BoxedTracer>,
+        extracted: Context,
+        mode: ConsumerParent,
+        timed: bool,
+        name: impl FnOnce() -> Cow<'static, str>,
+        attributes: impl FnOnce() -> Vec<KeyValue>,
+    ) -> Self {
+        let (parent, links) = consumer_parent_in_current(extracted, mode);
+        Self::consumer_under(tracer, parent, links, timed, name, attributes)
+    }
+
+    /// A CONSUMER span under `parent` with `links`.
+    fn consumer_under(
+        tracer: Option<&BoxedTracer>,
+        parent: Context,
+        links: Vec<Link>,
+        timed: bool,
+        name: impl FnOnce() -> Cow<'static, str>,
+        attributes: impl FnOnce() -> Vec<KeyValue>,
+    ) -> Self {
+        let started = timed.then(Instant::now);
         match tracer {
             Some(tracer) => {
                 let (span, recording) =
@@ -370,6 +411,24 @@ mod tests {
             .len(),
             5
         );
+    }
+
+    #[test]
+    fn in_current_the_link_only_parent_is_the_current_context() {
+        let current = Context::new().with_remote_span_context(SpanContext::new(
+            TraceId::from(3),
+            SpanId::from(4),
+            TraceFlags::SAMPLED,
+            true,
+            TraceState::default(),
+        ));
+        let _attached = current.attach();
+        let (parent, links) = consumer_parent_in_current(producer(), ConsumerParent::LinkOnly);
+        assert_eq!(parent.span().span_context().trace_id(), TraceId::from(3));
+        assert_eq!(links[0].span_context.trace_id(), TraceId::from(7));
+        let (parent, links) = consumer_parent_in_current(producer(), ConsumerParent::Producer);
+        assert_eq!(parent.span().span_context().trace_id(), TraceId::from(7));
+        assert_eq!(links.len(), 1);
     }
 
     #[test]

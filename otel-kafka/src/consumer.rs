@@ -253,21 +253,16 @@ impl<C> TracedConsumer<C> {
 impl<C: ConsumerContext + 'static, R> TracedConsumer<StreamConsumer<C, R>> {
     /// [`StreamConsumer::recv`], counted: `messaging.client.operation.duration` (operation
     /// `receive`) and `messaging.client.consumed.messages`.
-    pub async fn recv(&self) -> KafkaResult<BorrowedMessage<'_>> {
-        // Untimed when metrics are off: the clock is read only for the histogram.
-        let Some(instruments) = self.instrumentation.instruments() else {
-            return self.consumer.recv().await;
-        };
-        let started = Instant::now();
-        let result = self.consumer.recv().await;
-        record_receive(
-            &self.instrumentation,
-            instruments,
-            RECEIVE,
-            started,
-            Some(&result),
-        );
-        result
+    pub fn recv(&self) -> impl Future<Output = KafkaResult<BorrowedMessage<'_>>> + '_ {
+        // A plain future rather than an `async fn`: one poll-through layer, and the clock read
+        // only when metrics are on (for the histogram).
+        TimedRecv {
+            inner: self.consumer.recv(),
+            timer: self
+                .instrumentation
+                .instruments()
+                .map(|instruments| (&*self.instrumentation, instruments, Instant::now())),
+        }
     }
 
     /// [`StreamConsumer::stream`], counted as [`TracedConsumer::recv`] counts.
@@ -287,6 +282,38 @@ pub struct TracedMessageStream<'a, C: ConsumerContext + 'static> {
     inner: MessageStream<'a, C>,
     instrumentation: &'a Instrumentation,
     started: Option<Instant>,
+}
+
+pin_project_lite::pin_project! {
+    /// [`TracedConsumer::recv`]'s future: the consumer's, timed when metrics are on.
+    struct TimedRecv<'a, F> {
+        #[pin]
+        inner: F,
+        timer: Option<(&'a Instrumentation, &'a MessagingInstruments, Instant)>,
+    }
+}
+
+impl<'a, F, M> Future for TimedRecv<'a, F>
+where
+    F: Future<Output = KafkaResult<M>>,
+    M: Message,
+{
+    type Output = KafkaResult<M>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let result = std::task::ready!(this.inner.poll(cx));
+        if let Some((instrumentation, instruments, started)) = this.timer.take() {
+            record_receive(
+                instrumentation,
+                instruments,
+                RECEIVE,
+                started,
+                Some(&result),
+            );
+        }
+        Poll::Ready(result)
+    }
 }
 
 impl<C: ConsumerContext + 'static> std::fmt::Debug for TracedMessageStream<'_, C> {
@@ -413,8 +440,11 @@ struct ProcessOp {
 impl ProcessOp {
     fn start<M: Message>(instrumentation: &Instrumentation, message: &M) -> Self {
         let options = &instrumentation.options;
-        let current = Context::current();
-        let extracted = carrier::extract(&options.propagation, &current, message.headers());
+        // Extracted on top of the current context, borrowed rather than cloned (the link-only
+        // parent takes its own clone).
+        let extracted = Context::map_current(|current| {
+            carrier::extract(&options.propagation, current, message.headers())
+        });
         let head = MessageHead {
             topic: message.topic(),
             partition: Some(message.partition()),
@@ -425,9 +455,8 @@ impl ProcessOp {
         let metric = instrumentation
             .instruments()
             .map(|_| (destination(head.topic), partition_id(message.partition())));
-        let op = MessagingSpan::consumer(
+        let op = MessagingSpan::consumer_in_current(
             options.traces.then(|| options.providers.tracer()),
-            &current,
             extracted,
             options.consumer_parent,
             metric.is_some(),

@@ -41,7 +41,9 @@ pub(crate) fn message_attributes(
     if let Some(offset) = head.offset {
         attributes.push(KeyValue::new(semconv::MESSAGING_KAFKA_OFFSET, offset));
     }
-    if let (true, Some(Ok(key))) = (record_key, head.key.map(std::str::from_utf8)) {
+    if let (true, Some(key)) = (record_key, head.key)
+        && let Ok(key) = std::str::from_utf8(key)
+    {
         attributes.push(KeyValue::new(
             semconv::MESSAGING_KAFKA_MESSAGE_KEY,
             key.to_owned(),
