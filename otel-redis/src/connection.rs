@@ -157,6 +157,40 @@ fn entry_id(result: &Result<Value, RedisError>) -> Option<String> {
     }
 }
 
+/// A command that carries the current context to consumers (`XADD`, an enveloped `PUBLISH`):
+/// the PRODUCER `send {destination}` span, the command made with the context's fields, and the
+/// command's own CLIENT span beneath the producer's.
+struct Production<'c> {
+    producer: Producer<'c>,
+    op: Operation<'c>,
+    cmd: Cmd,
+}
+
+impl<'c> Production<'c> {
+    fn start(
+        config: &'c Config,
+        db: i64,
+        destination: &str,
+        build: impl FnOnce(&[(String, String)]) -> Cmd,
+    ) -> Self {
+        let producer = Context::map_current(|cx| Producer::start(config, cx, destination));
+        let cmd = build(&producer.fields());
+        let op = Operation::command(config, producer.context(), db, cmd_args(&cmd));
+        Production { producer, op, cmd }
+    }
+
+    /// Ends both spans with the reply; `message_id` reads the message id from it, if any.
+    fn end(
+        self,
+        result: &RedisResult<Value>,
+        message_id: fn(&RedisResult<Value>) -> Option<String>,
+    ) {
+        let failure = reply_failure(result);
+        self.op.end(failure.clone());
+        self.producer.end(message_id(result), failure.as_ref());
+    }
+}
+
 #[cfg(feature = "aio")]
 impl<C: redis::aio::ConnectionLike + Send> TracedConnection<C> {
     /// Publishes `payload` on `channel` in an envelope that carries the current context, under a
@@ -167,20 +201,17 @@ impl<C: redis::aio::ConnectionLike + Send> TracedConnection<C> {
         channel: &str,
         payload: &[u8],
     ) -> RedisResult<i64> {
-        let producer = Context::map_current(|cx| Producer::start(&self.config, cx, channel));
-        let sealed = crate::pubsub::seal(&producer.fields(), payload);
-        let mut cmd = redis::cmd("PUBLISH");
-        cmd.arg(channel).arg(sealed);
-        let op = Operation::command(
-            &self.config,
-            producer.context(),
-            self.inner.get_db(),
-            cmd_args(&cmd),
-        );
-        let result = self.inner.req_packed_command(&cmd).await;
-        let failure = reply_failure(&result);
-        op.end(failure.clone());
-        producer.end(None, failure.as_ref());
+        let result = self
+            .produce(
+                channel,
+                |fields| {
+                    let mut cmd = redis::cmd("PUBLISH");
+                    cmd.arg(channel).arg(crate::pubsub::seal(fields, payload));
+                    cmd
+                },
+                |_| None,
+            )
+            .await;
         match result? {
             Value::ServerError(error) => Err(error.into()),
             Value::Int(n) => Ok(n),
@@ -190,19 +221,24 @@ impl<C: redis::aio::ConnectionLike + Send> TracedConnection<C> {
 
     async fn traced_xadd(&mut self, cmd: &Cmd) -> RedisResult<Value> {
         let stream = cmd_args(cmd).nth(1).unwrap_or_default();
-        let stream = String::from_utf8_lossy(stream);
-        let producer = Context::map_current(|cx| Producer::start(&self.config, cx, &stream));
-        let cmd = with_fields(cmd, &producer.fields());
-        let op = Operation::command(
-            &self.config,
-            producer.context(),
-            self.inner.get_db(),
-            cmd_args(&cmd),
-        );
-        let result = self.inner.req_packed_command(&cmd).await;
-        let failure = reply_failure(&result);
-        op.end(failure.clone());
-        producer.end(entry_id(&result), failure.as_ref());
+        self.produce(
+            &String::from_utf8_lossy(stream),
+            |fields| with_fields(cmd, fields),
+            entry_id,
+        )
+        .await
+    }
+
+    /// Sends the command `build` makes of the current context's fields, as [`Production`].
+    async fn produce(
+        &mut self,
+        destination: &str,
+        build: impl FnOnce(&[(String, String)]) -> Cmd,
+        message_id: fn(&RedisResult<Value>) -> Option<String>,
+    ) -> RedisResult<Value> {
+        let production = Production::start(&self.config, self.inner.get_db(), destination, build);
+        let result = self.inner.req_packed_command(&production.cmd).await;
+        production.end(&result, message_id);
         result
     }
 }
@@ -256,19 +292,14 @@ impl<C: redis::aio::ConnectionLike + Send> redis::aio::ConnectionLike for Traced
 impl<C: redis::ConnectionLike> TracedConnection<C> {
     fn sync_xadd(&mut self, cmd: &Cmd) -> RedisResult<Value> {
         let stream = cmd_args(cmd).nth(1).unwrap_or_default();
-        let stream = String::from_utf8_lossy(stream);
-        let producer = Context::map_current(|cx| Producer::start(&self.config, cx, &stream));
-        let cmd = with_fields(cmd, &producer.fields());
-        let op = Operation::command(
+        let production = Production::start(
             &self.config,
-            producer.context(),
             self.inner.get_db(),
-            cmd_args(&cmd),
+            &String::from_utf8_lossy(stream),
+            |fields| with_fields(cmd, fields),
         );
-        let result = self.inner.req_command(&cmd);
-        let failure = reply_failure(&result);
-        op.end(failure.clone());
-        producer.end(entry_id(&result), failure.as_ref());
+        let result = self.inner.req_command(&production.cmd);
+        production.end(&result, entry_id);
         result
     }
 }
