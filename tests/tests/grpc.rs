@@ -805,3 +805,72 @@ async fn every_semconv_mode_set_on_the_layer() {
         );
     }
 }
+
+/// What a sampler was given for each SERVER span it was asked about: attribute keys.
+#[derive(Clone, Debug, Default)]
+struct SeenBySampler(std::sync::Arc<std::sync::Mutex<Vec<Vec<String>>>>);
+
+impl opentelemetry_sdk::trace::ShouldSample for SeenBySampler {
+    fn should_sample(
+        &self,
+        parent_context: Option<&opentelemetry::Context>,
+        _trace_id: opentelemetry::trace::TraceId,
+        _name: &str,
+        span_kind: &SpanKind,
+        attributes: &[opentelemetry::KeyValue],
+        _links: &[opentelemetry::trace::Link],
+    ) -> opentelemetry_sdk::trace::SamplingResult {
+        use opentelemetry::trace::TraceContextExt;
+        if *span_kind == SpanKind::Server {
+            let keys = attributes.iter().map(|kv| kv.key.to_string()).collect();
+            self.0.lock().unwrap().push(keys);
+        }
+        opentelemetry_sdk::trace::SamplingResult {
+            decision: opentelemetry_sdk::trace::SamplingDecision::RecordAndSample,
+            attributes: Vec::new(),
+            trace_state: parent_context
+                .map(|cx| cx.span().span_context().trace_state().clone())
+                .unwrap_or_default(),
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_sampler_sees_a_served_method() {
+    let seen = SeenBySampler::default();
+    let mut t = Telemetry::new();
+    t.tracer_provider = opentelemetry_sdk::trace::SdkTracerProvider::builder()
+        .with_sampler(seen.clone())
+        .with_simple_exporter(t.spans.clone())
+        .build();
+    let addr = t.serve().await;
+    let mut client = t.client(addr, "tracecontext").await;
+    client.unary(request("ok")).await.unwrap();
+    client.unary(request("ok")).await.unwrap();
+    let spans = t.wait_for_spans(4).await;
+
+    let seen = seen.0.lock().unwrap().clone();
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    for keys in &seen {
+        for key in ["rpc.system.name", "server.address", "server.port"] {
+            assert!(keys.iter().any(|k| k == key), "{key} in {keys:?}");
+        }
+    }
+    // The first call's method is the caller's word until the status proves it served; from
+    // then on the sampler is given it, as the conventions want.
+    assert!(!seen[0].iter().any(|k| k == "rpc.method"), "{:?}", seen[0]);
+    assert!(seen[1].iter().any(|k| k == "rpc.method"), "{:?}", seen[1]);
+    for span in spans.iter().filter(|s| s.span_kind == SpanKind::Server) {
+        let methods: Vec<_> = span
+            .attributes
+            .iter()
+            .filter(|kv| kv.key.as_str() == "rpc.method")
+            .map(|kv| kv.value.to_string())
+            .collect();
+        assert_eq!(
+            methods,
+            ["test.echo.Echo/Unary"],
+            "exactly once on each span"
+        );
+    }
+}
