@@ -49,7 +49,8 @@
 //! - [`TracedProducer`] wraps a `FutureProducer` (`send` and `send_result`, same shapes and
 //!   results); the span ends with the delivery report, with the partition and offset, or with
 //!   `error.type` (the `RDKafkaErrorCode` name) and error status. For a `BaseProducer` or a
-//!   `ThreadedProducer`, [`TracedProducerContext`] does the same through the delivery callback.
+//!   `ThreadedProducer`, [`TracedProducerContext`] does the same through the delivery callback,
+//!   and [`TracedProducerContext::send_failed`] for a record `send` hands back (`QueueFull`).
 //! - [`TracedConsumer`] wraps a `StreamConsumer`, a `BaseConsumer` or any consumer:
 //!   [`TracedConsumer::process`] / [`TracedConsumer::process_async`] for one message,
 //!   [`TracedConsumer::receive`] for a batch (`receive {topic}` with a link to each message).

@@ -22,7 +22,8 @@ use crate::producer::SendOp;
 /// Build the producer with it, and pass each record through [`TracedProducerContext::trace`]:
 /// the span starts there (under the current context) and its context goes into the record's
 /// headers. The span ends when librdkafka reports the delivery (in `poll`, or on a
-/// `ThreadedProducer`'s thread), or when a record that was never queued is dropped.
+/// `ThreadedProducer`'s thread); a record `send` hands back (never queued) ends it with the
+/// error through [`TracedProducerContext::send_failed`], or without an outcome when dropped.
 ///
 /// ```
 /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -131,6 +132,69 @@ impl<D> Traced<D> {
     /// The wrapped context's opaque.
     pub fn inner(&self) -> &D {
         &self.inner
+    }
+}
+
+impl<C> TracedProducerContext<C> {
+    /// Ends the span of a record that `send` handed back instead of queuing it (`QueueFull`, a
+    /// message too large, an unknown partition…): `error.type` is the error's code name, the
+    /// status an error, and the metrics count the attempt, as for a failed delivery report.
+    /// Returns the record with the wrapped context's own opaque: retry it through
+    /// [`TracedProducerContext::trace`] (a new span; the stale propagation headers are
+    /// replaced), or drop it.
+    ///
+    /// A record dropped without this call still ends its span, without an outcome.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use rdkafka::ClientConfig;
+    /// use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+    /// use otel_kafka::{Options, TracedProducerContext};
+    /// # let cluster = rdkafka::mocking::MockCluster::new(1)?;
+    /// # let brokers = cluster.bootstrap_servers();
+    ///
+    /// let mut config = ClientConfig::new();
+    /// config.set("bootstrap.servers", &brokers);
+    /// let producer: BaseProducer<TracedProducerContext> =
+    ///     config.create_with_context(TracedProducerContext::new(&config, Options::new()))?;
+    /// let record = producer.context().trace(BaseRecord::to("orders").key("42").payload("{}"));
+    /// if let Err((error, record)) = producer.send(record) {
+    ///     let _record = producer.context().send_failed(&error, record);
+    ///     // Poll, then retry with `producer.context().trace(_record)`, or give up.
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn send_failed<'a, K, P, D>(
+        &self,
+        error: &KafkaError,
+        record: BaseRecord<'a, K, P, Box<Traced<D>>>,
+    ) -> BaseRecord<'a, K, P, D>
+    where
+        K: ToBytes + ?Sized,
+        P: ToBytes + ?Sized,
+        D: IntoOpaque,
+    {
+        let BaseRecord {
+            topic,
+            partition,
+            payload,
+            key,
+            timestamp,
+            headers,
+            delivery_opaque,
+        } = record;
+        let Traced { op, inner } = *delivery_opaque;
+        op.finish_with(Err(error));
+        BaseRecord {
+            topic,
+            partition,
+            payload,
+            key,
+            timestamp,
+            headers,
+            delivery_opaque: inner,
+        }
     }
 }
 

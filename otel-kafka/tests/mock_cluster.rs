@@ -780,6 +780,56 @@ async fn threaded_and_base_producers_end_spans_with_their_delivery_reports() {
         .unwrap();
 }
 
+#[test]
+fn a_record_send_hands_back_ends_its_span_with_the_error() {
+    use otel_kafka::TracedProducerContext;
+    use rdkafka::error::RDKafkaErrorCode;
+    use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+
+    // A queue of one record, towards a broker that is down: the second send fails at once.
+    let telemetry = Telemetry::new();
+    let dead = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .to_string();
+    let mut config = common::config(&dead);
+    config.set("queue.buffering.max.messages", "1");
+    let producer: BaseProducer<TracedProducerContext> = config
+        .create_with_context(TracedProducerContext::new(&config, telemetry.options()))
+        .unwrap();
+    let first = producer
+        .context()
+        .trace(BaseRecord::<(), str, ()>::to("full").payload("1"));
+    producer.send(first).map_err(|(e, _)| e).unwrap();
+    let second = producer
+        .context()
+        .trace(BaseRecord::<(), str, ()>::to("full").payload("2"));
+    let Err((error, record)) = producer.send(second) else {
+        panic!("a queue of one took two records");
+    };
+    assert_eq!(
+        error.rdkafka_error_code(),
+        Some(RDKafkaErrorCode::QueueFull)
+    );
+    let record: BaseRecord<'_, (), str, ()> = producer.context().send_failed(&error, record);
+    assert_eq!(record.payload, Some("2"));
+
+    let spans = telemetry.spans();
+    let failed = span(&spans, "send full");
+    assert_eq!(attr(failed, "error.type").as_deref(), Some("QueueFull"));
+    assert!(matches!(failed.status, Status::Error { .. }));
+    let (_, points) = telemetry.points("messaging.client.sent.messages");
+    assert!(
+        points.iter().any(
+            |(a, n)| a.get("error.type").map(String::as_str) == Some("QueueFull") && *n == 1.0
+        ),
+        "{points:?}"
+    );
+    // The record queued first is still in flight: its span is not ended by the failure.
+    drop(producer);
+}
+
 #[tokio::test]
 async fn unsampled_parents_hooks_and_the_key_switch() {
     use opentelemetry::trace::{SpanContext, SpanId, TraceFlags, TraceId, TraceState};
