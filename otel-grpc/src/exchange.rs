@@ -266,7 +266,7 @@ impl RpcExchange {
         }
         if client {
             options.inject(&exchange.cx, req.headers_mut());
-        } else {
+        } else if options.context_in_extensions() {
             req.extensions_mut().insert(exchange.cx.clone());
         }
         exchange

@@ -50,6 +50,8 @@ pub struct Options {
     pub(crate) https: bool,
     /// Record the conventions' Opt-In attributes as well (`client.port`, body sizes).
     pub(crate) opt_in_attributes: bool,
+    /// Servers: put the request's `Context` in its extensions too.
+    pub(crate) context_in_extensions: bool,
     pub(crate) semconv_stability_opt_in: Option<String>,
 }
 
@@ -75,6 +77,7 @@ impl Clone for Options {
             known_methods: self.known_methods.clone(),
             https: self.https,
             opt_in_attributes: self.opt_in_attributes,
+            context_in_extensions: self.context_in_extensions,
             semconv_stability_opt_in: self.semconv_stability_opt_in.clone(),
         }
     }
@@ -108,6 +111,7 @@ impl Options {
             known_methods: KnownMethods::from_env(),
             https: false,
             opt_in_attributes: false,
+            context_in_extensions: false,
             semconv_stability_opt_in: None,
         }
     }
@@ -160,6 +164,11 @@ impl Options {
     /// Whether metrics are recorded.
     pub fn metrics_enabled(&self) -> bool {
         self.metrics
+    }
+
+    /// Whether a server puts the request's `Context` in the request's extensions.
+    pub fn context_in_extensions(&self) -> bool {
+        self.context_in_extensions
     }
 
     /// Whether the filter lets this request be instrumented (and anything is recorded at all).

@@ -54,8 +54,10 @@ impl Kind for Server {
         req: &mut http::Request<B>,
     ) -> HttpExchange {
         let exchange = HttpExchange::server(options, state, req);
-        // Handlers that are not polled under the context can still find it.
-        req.extensions_mut().insert(exchange.context().clone());
+        if options.context_in_extensions {
+            // For handlers that are not polled under the context.
+            req.extensions_mut().insert(exchange.context().clone());
+        }
         exchange
     }
 }

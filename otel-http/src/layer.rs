@@ -243,6 +243,15 @@ impl<K: Kind> OtelLayer<K> {
         self.with(|o| o.https = https)
     }
 
+    /// Servers: also puts the request's `Context` (its span's, or the caller's when not traced)
+    /// in the request's extensions, for an axum handler's `Extension<Context>` or code that
+    /// handles the request away from the task that polls the layer's future. Off by default:
+    /// the handler already runs with that context current (`Context::current()`), and the
+    /// insertion costs an allocation and a map insert per request.
+    pub fn context_in_extensions(self, insert: bool) -> Self {
+        self.with(|o| o.context_in_extensions = insert)
+    }
+
     /// Also records the attributes the HTTP conventions mark Opt-In: `client.port` (servers),
     /// `http.request.body.size` and `http.response.body.size` on spans. Off by default, as the
     /// conventions say of Opt-In attributes; the body-size metrics do not depend on it.

@@ -13,7 +13,8 @@
 //! The server layer extracts the caller's context with the configured propagator (default: the
 //! global one), starts a SERVER span named `{method} {route}` as its child, makes it current while
 //! the handler runs (so `Context::current()`, spans started there, and `tracing` spans through
-//! `tracing-opentelemetry` nest under it), puts it in the request's extensions, and ends it when
+//! `tracing-opentelemetry` nest under it; `.context_in_extensions(true)` puts its `Context` in the
+//! request's extensions as well), and ends it when
 //! the response body ends, fails or is dropped. Attributes follow the stable HTTP semantic
 //! conventions; metrics are `http.server.request.duration`, `http.server.active_requests` and the
 //! body sizes.

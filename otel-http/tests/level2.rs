@@ -104,7 +104,8 @@ async fn two_hops(provider: &SdkTracerProvider) -> SocketAddr {
         .layer(
             OtelLayer::server()
                 .tracer_provider(provider.clone())
-                .propagators(Propagators::default()),
+                .propagators(Propagators::default())
+                .context_in_extensions(true),
         );
     serve(app).await
 }

@@ -136,6 +136,31 @@ async fn a_new_trace_without_incoming_context() {
 }
 
 #[tokio::test]
+async fn the_context_is_in_the_extensions_only_when_asked() {
+    let t = Telemetry::new();
+    let handler = |req: Request| async move {
+        // Current while the handler runs, whatever the option says.
+        assert!(Context::current().span().span_context().is_valid());
+        if req.extensions().get::<Context>().is_some() {
+            "in extensions"
+        } else {
+            "current only"
+        }
+    };
+    let default = serve(Router::new().route("/", get(handler)).layer(t.server())).await;
+    let asked = serve(
+        Router::new()
+            .route("/", get(handler))
+            .layer(t.server().context_in_extensions(true)),
+    )
+    .await;
+    let (_, _, body) = send("GET", format!("http://{default}/"), &[]).await;
+    assert_eq!(body, "current only");
+    let (_, _, body) = send("GET", format!("http://{asked}/"), &[]).await;
+    assert_eq!(body, "in extensions");
+}
+
+#[tokio::test]
 async fn handlers_run_under_the_server_span() {
     let t = Telemetry::new();
     let tracer_provider = t.tracer_provider.clone();
@@ -158,7 +183,12 @@ async fn handlers_run_under_the_server_span() {
             "done"
         }
     };
-    let addr = serve(Router::new().route("/work", get(handler)).layer(t.server())).await;
+    let addr = serve(
+        Router::new()
+            .route("/work", get(handler))
+            .layer(t.server().context_in_extensions(true)),
+    )
+    .await;
     send(
         "GET",
         format!("http://{addr}/work"),
@@ -185,7 +215,12 @@ async fn tracing_spans_nest_under_the_server_span() {
         let _entered = span.enter();
         "done"
     };
-    let addr = serve(Router::new().route("/work", get(handler)).layer(t.server())).await;
+    let addr = serve(
+        Router::new()
+            .route("/work", get(handler))
+            .layer(t.server().context_in_extensions(true)),
+    )
+    .await;
     send(
         "GET",
         format!("http://{addr}/work"),
