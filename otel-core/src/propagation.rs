@@ -25,12 +25,10 @@ impl Propagation {
     pub fn extract(&self, parent: &Context, extractor: &dyn Extractor) -> Context {
         match self {
             Propagation::Propagators(p) => p.extract_with_context(parent, extractor),
-            Propagation::Global => match Propagators::installed_global() {
-                Some(installed) => installed.extract_with_context(parent, extractor),
-                None => opentelemetry::global::get_text_map_propagator(|p| {
-                    p.extract_with_context(parent, extractor)
-                }),
-            },
+            Propagation::Global => Propagators::with_global(|global| match global {
+                Ok(ours) => ours.extract_with_context(parent, extractor),
+                Err(theirs) => theirs.extract_with_context(parent, extractor),
+            }),
         }
     }
 
@@ -38,12 +36,10 @@ impl Propagation {
     pub fn inject(&self, cx: &Context, injector: &mut dyn Injector) {
         match self {
             Propagation::Propagators(p) => p.inject_context(cx, injector),
-            Propagation::Global => match Propagators::installed_global() {
-                Some(installed) => installed.inject_context(cx, injector),
-                None => opentelemetry::global::get_text_map_propagator(|p| {
-                    p.inject_context(cx, injector)
-                }),
-            },
+            Propagation::Global => Propagators::with_global(|global| match global {
+                Ok(ours) => ours.inject_context(cx, injector),
+                Err(theirs) => theirs.inject_context(cx, injector),
+            }),
         }
     }
 
@@ -64,12 +60,12 @@ impl Propagation {
     pub fn extract_headers(&self, parent: &Context, headers: &http::HeaderMap) -> Context {
         match self {
             Propagation::Propagators(p) => p.extract_headers(parent, headers),
-            Propagation::Global => match Propagators::installed_global() {
-                Some(installed) => installed.extract_headers(parent, headers),
-                None => opentelemetry::global::get_text_map_propagator(|p| {
-                    p.extract_with_context(parent, &otel_propagation::HeaderExtractor(headers))
-                }),
-            },
+            Propagation::Global => Propagators::with_global(|global| match global {
+                Ok(ours) => ours.extract_headers(parent, headers),
+                Err(theirs) => {
+                    theirs.extract_with_context(parent, &otel_propagation::HeaderExtractor(headers))
+                }
+            }),
         }
     }
 
@@ -78,12 +74,12 @@ impl Propagation {
     pub fn inject_headers(&self, cx: &Context, headers: &mut http::HeaderMap) {
         match self {
             Propagation::Propagators(p) => p.inject_headers(cx, headers),
-            Propagation::Global => match Propagators::installed_global() {
-                Some(installed) => installed.inject_headers(cx, headers),
-                None => opentelemetry::global::get_text_map_propagator(|p| {
-                    p.inject_context(cx, &mut otel_propagation::HeaderInjector(headers))
-                }),
-            },
+            Propagation::Global => Propagators::with_global(|global| match global {
+                Ok(ours) => ours.inject_headers(cx, headers),
+                Err(theirs) => {
+                    theirs.inject_context(cx, &mut otel_propagation::HeaderInjector(headers))
+                }
+            }),
         }
     }
 }

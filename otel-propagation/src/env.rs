@@ -131,6 +131,30 @@ impl Propagators {
         });
         same.then_some(installed)
     }
+
+    /// Runs `f` with the global text map propagator: `Ok` with the set [`Propagators::install_global`]
+    /// installed when it is still the global one (for the direct `HeaderMap` paths), else `Err`
+    /// with whatever the global propagator is. [`Propagators::installed_global`] without its
+    /// reference counting and second look at the global: this runs for every request.
+    pub fn with_global<R>(
+        mut f: impl FnMut(Result<&Propagators, &dyn opentelemetry::propagation::TextMapPropagator>) -> R,
+    ) -> R {
+        let slot = INSTALLED.read().ok();
+        let installed = slot.as_ref().and_then(|slot| slot.as_deref());
+        opentelemetry::global::get_text_map_propagator(|global| {
+            let first = installed
+                .and_then(|ours| ours.fields.first())
+                .map(|f| f.as_ptr());
+            match installed {
+                Some(ours)
+                    if first.is_some() && global.fields().next().map(str::as_ptr) == first =>
+                {
+                    f(Ok(ours))
+                }
+                _ => f(Err(global)),
+            }
+        })
+    }
 }
 
 /// What [`Propagators::install_global`] installed, kept alive for [`Propagators::installed_global`].

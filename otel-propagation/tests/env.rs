@@ -196,18 +196,27 @@ fn the_installed_global_is_found_until_replaced() {
 #[test]
 #[ignore = "run in a child process by the test above"]
 fn installed_global_child() {
+    let with_global_is_ours = || Propagators::with_global(|global| global.ok().cloned());
     assert!(
         Propagators::installed_global().is_none(),
         "nothing installed yet"
     );
+    assert_eq!(with_global_is_ours(), None);
     let ours = Propagators::builder().tracecontext().b3().build();
     ours.clone().install_global();
     assert_eq!(Propagators::installed_global().as_deref(), Some(&ours));
+    assert_eq!(with_global_is_ours().as_ref(), Some(&ours));
     // Someone else's propagator with the very same field names is not mistaken for ours.
     opentelemetry::global::set_text_map_propagator(
         Propagators::builder().tracecontext().b3().build(),
     );
     assert!(Propagators::installed_global().is_none());
+    assert_eq!(with_global_is_ours(), None);
+    Propagators::with_global(|global| {
+        let fields: Vec<_> = global.err().unwrap().fields().collect();
+        assert_eq!(fields, ["traceparent", "tracestate", "b3"]);
+    });
     ours.clone().install_global();
     assert!(Propagators::installed_global().is_some());
+    assert!(with_global_is_ours().is_some());
 }
