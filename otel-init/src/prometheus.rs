@@ -84,7 +84,24 @@ fn serve(listener: std::net::TcpListener, registry: Registry, mut stopped: onesh
             tokio::select! {
                 _ = &mut stopped => return,
                 accepted = listener.accept() => {
-                    let Ok((stream, _)) = accepted else { continue };
+                    let stream = match accepted {
+                        Ok((stream, _)) => stream,
+                        // A connection that went away before it was accepted: the next one.
+                        Err(error) if matches!(
+                            error.kind(),
+                            std::io::ErrorKind::ConnectionAborted
+                                | std::io::ErrorKind::ConnectionRefused
+                                | std::io::ErrorKind::ConnectionReset
+                        ) => continue,
+                        // Out of file descriptors, say: the same error comes back at once, so
+                        // wait a little (as axum's `serve` does) rather than spin on it.
+                        Err(_) => {
+                            tokio::select! {
+                                _ = &mut stopped => return,
+                                _ = tokio::time::sleep(std::time::Duration::from_millis(100)) => continue,
+                            }
+                        }
+                    };
                     let registry = registry.clone();
                     tokio::spawn(async move {
                         let service = hyper::service::service_fn(move |request: Request<Incoming>| {
