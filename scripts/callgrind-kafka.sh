@@ -3,7 +3,8 @@
 # in-process mock cluster; bench/src/bin/kafka-ir.rs). Ir(HIGH) - Ir(LOW) over HIGH - LOW messages:
 # start-up and shutdown cancel out. Only the driver's thread is counted: every span and header is
 # handled there (simple span processor), while librdkafka's broker threads poll on timers, so their
-# counts follow wall time (slower under callgrind), not the work per message.
+# counts follow wall time (slower under callgrind), not the work per message. The consume rows
+# count receiving and processing only: the records are produced on another thread beforehand.
 # Each row is the median of REPEAT (default 3) such differences: how often the driver parks and
 # how glibc's malloc serves librdkafka's cross-thread frees depend on thread timing, which moves
 # a single consume measurement by several hundred instructions.
