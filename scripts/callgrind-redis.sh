@@ -4,7 +4,7 @@
 # otel-redis (traces; traces + metrics). Ir(HIGH) - Ir(LOW) over HIGH - LOW operations, so
 # start-up, connection set-up and shutdown cancel out; all client threads are counted (the batch
 # span processor's included); the server runs outside valgrind.
-# `THROUGHPUT=1` also runs the loopback throughput rounds (ratios to bare).
+# `THROUGHPUT=1` also runs the loopback throughput rounds (ratios to bare; ROUNDS, MILLIS per cell).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 LOW=${LOW:-1000}
@@ -47,5 +47,5 @@ for variant in $("$bin" list); do
   printf '| %s | %s | %+d | %+d |\n' "$variant" "$per" $(( per - bare )) $(( per - floor ))
 done
 if [ -n "${THROUGHPUT:-}" ]; then
-  "$bin" throughput "${ROUNDS:-5}" "${MILLIS:-1000}"
+  "$bin" throughput "${ROUNDS:-15}" "${MILLIS:-200}"
 fi
