@@ -405,6 +405,14 @@ impl Exchange for RpcExchange {
         StringValue::from(crate::status::error_type(error))
     }
 
+    fn records(&self) -> bool {
+        self.traced || self.metric_attributes.is_some()
+    }
+
+    fn into_context(self) -> Context {
+        self.cx
+    }
+
     fn on_trailers(&mut self, trailers: &HeaderMap) {
         if let Some(code) = Code::from_headers(trailers) {
             self.code = Some(code);

@@ -51,6 +51,19 @@ pub trait Exchange: Sized {
 
     /// The exchange ended: its span ends, its metrics are recorded.
     fn finish(self, outcome: Outcome);
+
+    /// Whether finishing would record anything: a span that records, metrics, or a response to
+    /// write into. When not (a span whose parent or sampler dropped it, metrics off), the
+    /// response future keeps only the [`Exchange::into_context`] to make current, and the
+    /// response body is not watched.
+    fn records(&self) -> bool {
+        true
+    }
+
+    /// The request's context, for an exchange that [records](Exchange::records) nothing.
+    fn into_context(self) -> Context {
+        self.context().clone()
+    }
 }
 
 /// An exchange that finishes exactly once: by [`Finishing::finish`], which consumes it, or, if

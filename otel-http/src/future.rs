@@ -17,7 +17,29 @@ pin_project! {
     pub struct ResponseFuture<F, X: Exchange = HttpExchange> {
         #[pin]
         inner: F,
-        inflight: Option<Finishing<X>>,
+        inflight: Inflight<X>,
+    }
+}
+
+/// What the response future keeps of the request.
+enum Inflight<X: Exchange> {
+    /// Not instrumented (filtered out), or already handed to the body.
+    None,
+    /// An exchange that records nothing: only its context, made current while polling.
+    Context(opentelemetry::Context),
+    /// An exchange that hears of the response.
+    Exchange(Finishing<X>),
+}
+
+impl<X: Exchange> Inflight<X> {
+    fn take_exchange(&mut self) -> Option<Finishing<X>> {
+        match std::mem::replace(self, Inflight::None) {
+            Inflight::Exchange(exchange) => Some(exchange),
+            other => {
+                *self = other;
+                None
+            }
+        }
     }
 }
 
@@ -25,10 +47,12 @@ impl<F, X: Exchange> ResponseFuture<F, X> {
     /// Wraps the inner service's future; `exchange` (if any) is current while it is polled and
     /// hears of the response.
     pub fn new(inner: F, inflight: Option<X>) -> Self {
-        ResponseFuture {
-            inner,
-            inflight: inflight.map(Finishing::new),
-        }
+        let inflight = match inflight {
+            None => Inflight::None,
+            Some(exchange) if !exchange.records() => Inflight::Context(exchange.into_context()),
+            Some(exchange) => Inflight::Exchange(Finishing::new(exchange)),
+        };
+        ResponseFuture { inner, inflight }
     }
 }
 
@@ -43,11 +67,21 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        let Some(inflight) = this.inflight.as_mut() else {
-            return this
-                .inner
-                .poll(cx)
-                .map_ok(|res| res.map(ResponseBody::untouched));
+        let inflight = match this.inflight {
+            Inflight::Exchange(inflight) => inflight,
+            Inflight::Context(context) => {
+                let _guard = context.clone().attach();
+                return this
+                    .inner
+                    .poll(cx)
+                    .map_ok(|res| res.map(ResponseBody::untouched));
+            }
+            Inflight::None => {
+                return this
+                    .inner
+                    .poll(cx)
+                    .map_ok(|res| res.map(ResponseBody::untouched));
+            }
         };
         // Handler code, and spans it starts, run under the request's context.
         let guard = inflight.context().clone().attach();
@@ -58,12 +92,12 @@ where
             Poll::Ready(Ok(response)) => {
                 let (mut parts, body) = response.into_parts();
                 inflight.on_response(parts.status, parts.version, &mut parts.headers);
-                let body = ResponseBody::guarded(body, this.inflight.take());
+                let body = ResponseBody::guarded(body, this.inflight.take_exchange());
                 Poll::Ready(Ok(Response::from_parts(parts, body)))
             }
             Poll::Ready(Err(error)) => {
                 let error_type = inflight.on_error(&error);
-                if let Some(inflight) = this.inflight.take() {
+                if let Some(inflight) = this.inflight.take_exchange() {
                     inflight.finish(Outcome::Failed(error_type));
                 }
                 Poll::Ready(Err(error))

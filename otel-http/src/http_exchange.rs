@@ -560,6 +560,16 @@ impl Exchange for HttpExchange {
     fn finish(self, outcome: Outcome) {
         self.end(outcome);
     }
+
+    fn records(&self) -> bool {
+        self.traced
+            || self.metrics.is_some()
+            || (self.side == Side::Server && self.options.response_propagation.is_some())
+    }
+
+    fn into_context(self) -> Context {
+        self.cx
+    }
 }
 
 /// The attributes a client's list ends with: the request's body size (Opt-In; as the metrics read
