@@ -310,12 +310,7 @@ impl<C: redis::ConnectionLike> redis::ConnectionLike for TracedConnection<C> {
     fn req_packed_command(&mut self, cmd: &[u8]) -> RedisResult<Value> {
         let command = crate::resp::commands(cmd).next().unwrap_or_default();
         let op = Context::map_current(|cx| {
-            Operation::command(
-                &self.config,
-                cx,
-                self.inner.get_db(),
-                command.iter().copied(),
-            )
+            Operation::command(&self.config, cx, self.inner.get_db(), command)
         });
         let result = self.inner.req_packed_command(cmd);
         op.end(reply_failure(&result));
@@ -329,8 +324,8 @@ impl<C: redis::ConnectionLike> redis::ConnectionLike for TracedConnection<C> {
         count: usize,
     ) -> RedisResult<Vec<Value>> {
         let commands: Vec<_> = crate::resp::commands(cmd).collect();
-        let is = |c: Option<&Vec<&[u8]>>, name: &[u8]| {
-            c.and_then(|c| c.first())
+        let is = |c: Option<&crate::resp::Args<'_>>, name: &[u8]| {
+            c.and_then(|c| c.clone().next())
                 .is_some_and(|n| n.eq_ignore_ascii_case(name))
         };
         // redis-rs sends a transaction as MULTI, the commands, EXEC, and reads only EXEC's reply.
@@ -348,7 +343,7 @@ impl<C: redis::ConnectionLike> redis::ConnectionLike for TracedConnection<C> {
                 &self.config,
                 cx,
                 self.inner.get_db(),
-                || inner.iter().map(|c| c.iter().copied()),
+                || inner.iter().cloned(),
                 inner.len(),
                 transaction,
             )

@@ -635,8 +635,16 @@ fn sync_connections_are_traced_too() {
     assert_eq!((c, d), (4, 1));
     let bad: redis::RedisResult<i64> = con.lpush("user:1", "x");
     assert!(bad.is_err());
+    // Packed bytes straight to the connection: read back in place.
+    let packed = redis::cmd("STRLEN").arg("user:1").get_packed_command();
+    let len = redis::ConnectionLike::req_packed_command(&mut con, &packed).unwrap();
+    assert_eq!(len, redis::Value::Int(6));
 
     let spans = telemetry.spans();
+    assert_eq!(
+        attr(span(&spans, "STRLEN"), semconv::DB_QUERY_TEXT).as_deref(),
+        Some("STRLEN user:1")
+    );
     assert_eq!(
         attr(span(&spans, "SET"), semconv::DB_QUERY_TEXT).as_deref(),
         Some("SET user:1 ?")
