@@ -370,16 +370,18 @@ pub(crate) fn lookup(name: &[u8]) -> Option<&'static Command> {
             return None;
         }
         if PACKED[first] == key {
-            // The names with this head, in turn.
-            return COMMANDS[first..]
-                .iter()
-                .zip(&PACKED[first..])
-                .take_while(|(_, p)| **p == key)
-                .map(|(command, _)| command)
-                .find(|command| {
-                    command.name.len() == name.len()
-                        && command.name.as_bytes()[8.min(name.len())..].eq_ignore_ascii_case(tail)
-                });
+            // The names with this head, in turn (neighbours in the sorted table).
+            let mut i = first;
+            while i < COMMANDS.len() && PACKED[i] == key {
+                let command = &COMMANDS[i];
+                if command.name.len() == name.len()
+                    && (tail.is_empty() || command.name.as_bytes()[8..].eq_ignore_ascii_case(tail))
+                {
+                    return Some(command);
+                }
+                i += 1;
+            }
+            return None;
         }
         s = (s + 1) & SLOT_MASK;
     }

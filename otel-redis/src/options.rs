@@ -75,7 +75,6 @@ impl OtelRedis {
                 strip_baggage: false,
                 filter: None,
                 instruments: OnceLock::new(),
-                server_attributes: OnceLock::new(),
             },
             shared: OnceLock::new(),
         }
@@ -270,7 +269,6 @@ pub(crate) struct Config {
     pub(crate) strip_baggage: bool,
     pub(crate) filter: Option<Filter>,
     instruments: OnceLock<Instruments>,
-    server_attributes: OnceLock<Box<[KeyValue]>>,
 }
 
 impl Clone for Config {
@@ -293,7 +291,6 @@ impl Clone for Config {
             filter: self.filter.clone(),
             // Made anew on first use by the clone.
             instruments: OnceLock::new(),
-            server_attributes: OnceLock::new(),
         }
     }
 }
@@ -332,33 +329,26 @@ impl Config {
 
     /// How many attributes [`Config::push_server_attributes`] pushes.
     pub(crate) fn server_attribute_count(&self) -> usize {
-        self.server_attributes().len()
+        usize::from(self.server_address.is_some())
+            + usize::from(self.server_port.is_some())
+            + 2 * usize::from(self.peer.is_some())
     }
 
     /// `server.address`, `server.port` and the peer's address, as configured.
     pub(crate) fn push_server_attributes(&self, attributes: &mut Vec<KeyValue>) {
-        attributes.extend_from_slice(self.server_attributes());
-    }
-
-    /// The server attributes, made once per set of options (copies share the address string).
-    fn server_attributes(&self) -> &[KeyValue] {
-        self.server_attributes.get_or_init(|| {
-            let mut attributes = Vec::with_capacity(4);
-            if let Some(address) = &self.server_address {
-                attributes.push(KeyValue::new(semconv::SERVER_ADDRESS, address.clone()));
-            }
-            if let Some(port) = self.server_port {
-                attributes.push(KeyValue::new(semconv::SERVER_PORT, i64::from(port)));
-            }
-            if let Some((address, port)) = &self.peer {
-                attributes.push(KeyValue::new(
-                    semconv::NETWORK_PEER_ADDRESS,
-                    address.clone(),
-                ));
-                attributes.push(KeyValue::new(semconv::NETWORK_PEER_PORT, i64::from(*port)));
-            }
-            attributes.into_boxed_slice()
-        })
+        if let Some(address) = &self.server_address {
+            attributes.push(KeyValue::new(semconv::SERVER_ADDRESS, address.clone()));
+        }
+        if let Some(port) = self.server_port {
+            attributes.push(KeyValue::new(semconv::SERVER_PORT, i64::from(port)));
+        }
+        if let Some((address, port)) = &self.peer {
+            attributes.push(KeyValue::new(
+                semconv::NETWORK_PEER_ADDRESS,
+                address.clone(),
+            ));
+            attributes.push(KeyValue::new(semconv::NETWORK_PEER_PORT, i64::from(*port)));
+        }
     }
 }
 

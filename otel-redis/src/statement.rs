@@ -27,31 +27,22 @@ pub const DEFAULT_MAX_QUERY_TEXT_LEN: usize = 1024;
 thread_local! {
     /// The buffer statements are built in, reused: each statement then costs one allocation of
     /// exactly its size.
-    static SCRATCH: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
+    static SCRATCH: Cell<String> = const { Cell::new(String::new()) };
 }
 
 /// Scratch buffers larger than this are not kept.
 const SCRATCH_KEEP: usize = 4096;
 
-/// `text` (UTF-8 by construction) as an attribute value: one string of exactly its size.
+/// A statement under construction, cut at `limit` bytes (on a character boundary), in the
+/// per-thread buffer; [`Statement::finish`] copies it into one string of exactly its size.
 ///
-/// A per-thread cache of recent statements was measured here and removed: it saved ~960
+/// Each argument shown is checked as UTF-8 as it is appended, so the statement is never checked
+/// whole. A per-thread cache of recent statements was measured here and removed: it saved ~960
 /// instructions per command on a repeated statement and nothing on a new one, under the 1,000 a
 /// cache must save to be worth its code. Counting the statement first and writing it once into a
 /// string of that size was measured too: ~150 instructions more per command than this copy.
-fn shared(text: &[u8]) -> StringValue {
-    let text = match std::str::from_utf8(text) {
-        Ok(text) => String::from(text),
-        Err(_) => String::from_utf8_lossy(text).into_owned(),
-    };
-    StringValue::from(text)
-}
-
-/// A statement under construction, cut at `limit` bytes (on a character boundary). The bytes are
-/// UTF-8 by construction (ASCII, or text checked piece by piece), checked once more only when a
-/// new string is made of them.
 pub(crate) struct Statement {
-    text: Vec<u8>,
+    text: String,
     limit: usize,
 }
 
@@ -72,8 +63,8 @@ impl Statement {
     /// (`PING`, `AUTH`, `MULTI`) is that static name rather than a new string.
     pub(crate) fn finish_or_name(self, name: Option<&'static str>) -> StringValue {
         let out = match name {
-            Some(name) if name.as_bytes() == self.text.as_slice() => StringValue::from(name),
-            _ => shared(&self.text),
+            Some(name) if name == self.text => StringValue::from(name),
+            _ => StringValue::from(String::from(self.text.as_str())),
         };
         let mut buffer = self.text;
         if buffer.capacity() <= SCRATCH_KEEP {
@@ -91,30 +82,25 @@ impl Statement {
     fn push_str(&mut self, s: &str) {
         let room = self.limit.saturating_sub(self.text.len());
         if s.len() <= room {
-            self.text.extend_from_slice(s.as_bytes());
+            self.text.push_str(s);
         } else {
             let mut cut = room;
             while !s.is_char_boundary(cut) {
                 cut -= 1;
             }
-            self.text.extend_from_slice(&s.as_bytes()[..cut]);
+            self.text.push_str(&s[..cut]);
         }
     }
 
     /// Appends one ASCII character, if it fits.
     fn push_ascii(&mut self, c: u8) {
         if self.text.len() < self.limit {
-            self.text.push(c);
+            self.text.push(char::from(c));
         }
     }
 
     /// Appends bytes that may not be UTF-8: invalid sequences become U+FFFD.
     fn push_bytes(&mut self, bytes: &[u8]) {
-        if bytes.is_ascii() {
-            let room = self.limit.saturating_sub(self.text.len());
-            self.text.extend_from_slice(&bytes[..bytes.len().min(room)]);
-            return;
-        }
         if let Ok(text) = std::str::from_utf8(bytes) {
             return self.push_str(text);
         }
@@ -132,7 +118,7 @@ impl Statement {
     /// The statement so far.
     #[cfg(test)]
     pub(crate) fn text(&self) -> &str {
-        std::str::from_utf8(&self.text).expect("UTF-8 by construction")
+        &self.text
     }
 
     /// `; ` between the statements of a pipeline.
