@@ -24,10 +24,10 @@ pub fn start_span(
     let parent_context = parent_span.span_context();
     let likely_recorded = !parent_context.is_valid() || parent_context.is_sampled();
     let (mut builder, late) = if likely_recorded {
-        (
-            tracer.span_builder(name()).with_attributes(attributes()),
-            None,
-        )
+        // Set in place: `with_attributes` would move the builder and re-collect the list.
+        let mut builder = tracer.span_builder(name());
+        builder.attributes = Some(attributes());
+        (builder, None)
     } else {
         (tracer.span_builder(""), Some((name, attributes)))
     };
