@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use http::{HeaderMap, Request, StatusCode, Version};
 use opentelemetry::trace::{SpanKind, Status, TraceContextExt};
-use opentelemetry::{Context, KeyValue, StringValue, Value};
+use opentelemetry::{Context, KeyValue, Value};
 
 use crate::config::{Options, ResponsePropagation};
 use crate::exchange::{Exchange, Outcome};
@@ -26,10 +26,7 @@ pub struct HttpExchange {
     /// The request's context: the span when traced, else what was propagated to us.
     pub(crate) cx: Context,
     metrics: Option<Box<MetricAttributes>>,
-    error_type: Option<StringValue>,
     response_body_size: u64,
-    /// Captured response headers, set on the span with the rest when the request ends.
-    pending: Vec<KeyValue>,
     status: Option<u16>,
     /// The response's protocol version (clients: the server's choice).
     response_version: Option<Version>,
@@ -393,9 +390,7 @@ impl HttpExchange {
             state: state.clone(),
             cx,
             metrics,
-            error_type: None,
             response_body_size: 0,
-            pending: Vec::new(),
             status: None,
             response_version: None,
             side,
@@ -415,7 +410,6 @@ impl HttpExchange {
     fn on_response_head(&mut self, status: StatusCode, version: Version, headers: &mut HeaderMap) {
         let code = status.as_u16();
         self.status = Some(code);
-        self.error_type = semconv::status_error(code, self.side == Side::Client);
         if self.side == Side::Client
             && let (Some(metrics), Some(protocol)) =
                 (&mut self.metrics, semconv::protocol_version(version))
@@ -449,16 +443,20 @@ impl HttpExchange {
             return;
         }
         let span = self.cx.span();
-        // Set with the end-of-request attributes in `finish`: one call on the span, not two.
+        // Set with the end-of-request attributes in `finish`.
         if self.side == Side::Client {
             self.response_version = Some(version);
         }
-        semconv::captured_headers(
-            "http.response.header",
-            &self.options.response_headers,
-            headers,
-            &mut self.pending,
-        );
+        if !self.options.response_headers.is_empty() {
+            let mut captured = Vec::new();
+            semconv::captured_headers(
+                "http.response.header",
+                &self.options.response_headers,
+                headers,
+                &mut captured,
+            );
+            span.set_attributes(captured);
+        }
         if let Some(hook) = &self.options.response_hook {
             hook(
                 &span,
@@ -474,9 +472,14 @@ impl HttpExchange {
     /// Ends the span and records the metrics.
     fn end(mut self, outcome: Outcome) {
         let dropped = matches!(outcome, Outcome::Dropped);
-        if let Outcome::Failed(error_type) = outcome {
-            self.error_type = Some(error_type);
-        }
+        // A failure's type, else the status code's when the status is an error (not kept in
+        // the exchange: the response future and body move it around, smaller is cheaper).
+        let error_type = match outcome {
+            Outcome::Failed(error_type) => Some(error_type),
+            _ => self
+                .status
+                .and_then(|code| semconv::status_error(code, self.side == Side::Client)),
+        };
         if self.traced {
             let span = self.cx.span();
             if dropped {
@@ -496,15 +499,12 @@ impl HttpExchange {
             if let Some(protocol) = self.response_version.and_then(semconv::protocol_version) {
                 span.set_attribute(KeyValue::new(key::PROTOCOL_VERSION, protocol));
             }
-            if let Some(error_type) = &self.error_type {
+            if let Some(error_type) = &error_type {
                 span.set_status(Status::error(""));
                 span.set_attribute(KeyValue::new(
                     key::ERROR_TYPE,
                     Value::String(error_type.clone()),
                 ));
-            }
-            if !self.pending.is_empty() {
-                span.set_attributes(std::mem::take(&mut self.pending));
             }
             span.end();
         }
@@ -523,7 +523,7 @@ impl HttpExchange {
                     .request
                     .push(KeyValue::new(key::STATUS_CODE, i64::from(code)));
             }
-            if let Some(error_type) = self.error_type.take() {
+            if let Some(error_type) = error_type {
                 metrics
                     .request
                     .push(KeyValue::new(key::ERROR_TYPE, Value::String(error_type)));
