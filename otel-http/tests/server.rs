@@ -731,3 +731,35 @@ async fn https_servers_say_so() {
     let (_, points) = t.points("http.server.request.duration");
     assert_eq!(points[0].0["url.scheme"], "https");
 }
+
+#[tokio::test]
+async fn captured_headers_are_string_arrays_on_the_span() {
+    let t = Telemetry::new();
+    let handler = || async { ([(http::header::CACHE_CONTROL, "no-store")], "ok") };
+    let layer = t
+        .server()
+        .capture_request_headers([http::HeaderName::from_static("x-request-id")])
+        .capture_response_headers([http::header::CACHE_CONTROL]);
+    let addr = serve(Router::new().route("/", get(handler)).layer(layer)).await;
+    send("GET", format!("http://{addr}/"), &[("x-request-id", "r-1")]).await;
+    let spans = t.wait_for_spans(1).await;
+    let s = &spans[0];
+    let array = |key: &str| {
+        s.attributes
+            .iter()
+            .find(|kv| kv.key.as_str() == key)
+            .map(|kv| kv.value.clone())
+    };
+    assert_eq!(
+        array("http.request.header.x-request-id"),
+        Some(opentelemetry::Value::Array(opentelemetry::Array::String(
+            vec!["r-1".into()]
+        )))
+    );
+    assert_eq!(
+        array("http.response.header.cache-control"),
+        Some(opentelemetry::Value::Array(opentelemetry::Array::String(
+            vec!["no-store".into()]
+        )))
+    );
+}
