@@ -22,10 +22,9 @@ use crate::strings;
 /// they are moved several times on their way through a router.
 pub struct HttpExchange {
     options: Arc<Options>,
-    state: Arc<HttpState>,
     /// The request's context: the span when traced, else what was propagated to us.
     pub(crate) cx: Context,
-    metrics: Option<Box<MetricAttributes>>,
+    metrics: Option<Box<RequestMetrics>>,
     response_body_size: u64,
     status: Option<u16>,
     /// The response's protocol version (clients: the server's choice).
@@ -52,6 +51,13 @@ impl HttpState {
             )
         })
     }
+}
+
+/// What only metrics need, boxed and made only when they are on: the exchange stays small (the
+/// response future and body move it around).
+struct RequestMetrics {
+    state: Arc<HttpState>,
+    attributes: MetricAttributes,
 }
 
 fn content_length(headers: &HeaderMap) -> Option<u64> {
@@ -193,17 +199,21 @@ impl HttpExchange {
             if let Some(protocol) = protocol {
                 request.push(KeyValue::new(key::PROTOCOL_VERSION, protocol));
             }
-            Box::new(MetricAttributes {
+            let attributes = MetricAttributes {
                 request,
                 active_len: 2,
                 active_cell: ActiveTable::cell(method_index, scheme),
                 started: Instant::now(),
                 request_body_size: content_length(req.headers()),
+            };
+            Box::new(RequestMetrics {
+                state: state.clone(),
+                attributes,
             })
         });
 
         // The context goes in once known: the parent itself, or the span started under it.
-        let mut inflight = HttpExchange::new(options, state, Side::Server, Context::new(), metrics);
+        let mut inflight = HttpExchange::new(options, Side::Server, Context::new(), metrics);
         if !options.traces {
             inflight.cx = parent;
             return inflight;
@@ -251,7 +261,7 @@ impl HttpExchange {
             }
             if options.opt_in_attributes {
                 let body_size = match &inflight.metrics {
-                    Some(metrics) => metrics.request_body_size,
+                    Some(metrics) => metrics.attributes.request_body_size,
                     None => content_length(req.headers()),
                 };
                 if let Some(size) = body_size {
@@ -320,16 +330,20 @@ impl HttpExchange {
                     request.push(KeyValue::new(key::SERVER_PORT, i64::from(*port)));
                 }
             }
-            Box::new(MetricAttributes {
+            let attributes = MetricAttributes {
                 active_len: request.len(),
                 request,
                 active_cell: (0, 0),
                 started: Instant::now(),
                 request_body_size: content_length(req.headers()),
+            };
+            Box::new(RequestMetrics {
+                state: state.clone(),
+                attributes,
             })
         });
         // The context goes in once known: the parent itself, or the span started under it.
-        let mut inflight = HttpExchange::new(options, state, Side::Client, Context::new(), metrics);
+        let mut inflight = HttpExchange::new(options, Side::Client, Context::new(), metrics);
 
         if options.traces {
             let name = || -> Cow<'static, str> {
@@ -380,14 +394,21 @@ impl HttpExchange {
 
     fn new(
         options: &Arc<Options>,
-        state: &Arc<HttpState>,
         side: Side,
         cx: Context,
-        metrics: Option<Box<MetricAttributes>>,
+        metrics: Option<Box<RequestMetrics>>,
     ) -> HttpExchange {
-        let inflight = HttpExchange {
+        if let Some(metrics) = &metrics {
+            let attributes = &metrics.attributes;
+            match &metrics.state.instruments(options, side).active {
+                Active::Counter(counter) => {
+                    counter.add(1, &attributes.request[..attributes.active_len]);
+                }
+                Active::Observed(table) => table.add(attributes.active_cell, 1),
+            }
+        }
+        HttpExchange {
             options: options.clone(),
-            state: state.clone(),
             cx,
             metrics,
             response_body_size: 0,
@@ -395,14 +416,7 @@ impl HttpExchange {
             response_version: None,
             side,
             traced: false,
-        };
-        if let Some(metrics) = &inflight.metrics {
-            match &state.instruments(options, side).active {
-                Active::Counter(counter) => counter.add(1, &metrics.request[..metrics.active_len]),
-                Active::Observed(table) => table.add(metrics.active_cell, 1),
-            }
         }
-        inflight
     }
 
     /// The response head arrived: status, error rule, captured headers, the response hook, and
@@ -415,6 +429,7 @@ impl HttpExchange {
                 (&mut self.metrics, semconv::protocol_version(version))
         {
             metrics
+                .attributes
                 .request
                 .push(KeyValue::new(key::PROTOCOL_VERSION, protocol));
         }
@@ -509,9 +524,9 @@ impl HttpExchange {
             span.end();
         }
         if let Some(mut metrics) = self.metrics.take() {
-            let instruments = self.state.instruments(&self.options, self.side);
+            let instruments = metrics.state.instruments(&self.options, self.side);
             // Worked on in its box: nothing moved out of it.
-            let metrics = &mut *metrics;
+            let metrics = &mut metrics.attributes;
             match &instruments.active {
                 Active::Counter(counter) => {
                     counter.add(-1, &metrics.request[..metrics.active_len]);
@@ -577,12 +592,12 @@ impl Exchange for HttpExchange {
 fn push_request_tail(
     options: &Options,
     headers: &HeaderMap,
-    metrics: &Option<Box<MetricAttributes>>,
+    metrics: &Option<Box<RequestMetrics>>,
     attributes: &mut Vec<KeyValue>,
 ) {
     if options.opt_in_attributes {
         let body_size = match metrics {
-            Some(metrics) => metrics.request_body_size,
+            Some(metrics) => metrics.attributes.request_body_size,
             None => content_length(headers),
         };
         if let Some(size) = body_size {
