@@ -109,10 +109,10 @@ pub struct RpcExchange {
     client: bool,
     cx: Context,
     traced: bool,
-    /// When the call started, for the duration metric (spans keep their own times).
-    started: Option<Instant>,
-    /// The metric attributes known at the start; `None` when metrics are off.
-    metric_attributes: Option<Vec<KeyValue>>,
+    /// When the call started (spans keep their own times) and the metric attributes known at
+    /// the start; `None` when metrics are off. Boxed: the exchange stays small, and the
+    /// response future and body move it around.
+    metric: Option<Box<(Instant, Vec<KeyValue>)>>,
     /// `package.Service/Method` and the service's length in it; `None` for a path that is no
     /// gRPC method. Servers record it at the end, once the status says whether it is served.
     method: Option<(StringValue, usize)>,
@@ -198,8 +198,7 @@ impl RpcExchange {
             // The parent itself, or the span started under it, goes in below.
             cx: Context::new(),
             traced: false,
-            started: metric_attributes.is_some().then(Instant::now),
-            metric_attributes,
+            metric: metric_attributes.map(|attributes| Box::new((Instant::now(), attributes))),
             method: method_value.clone(),
             code: None,
             to_intern: matches!(named, Some((Cow::Owned(_), _))),
@@ -406,7 +405,7 @@ impl Exchange for RpcExchange {
     }
 
     fn records(&self) -> bool {
-        self.traced || self.metric_attributes.is_some()
+        self.traced || self.metric.is_some()
     }
 
     fn into_context(self) -> Context {
@@ -455,7 +454,7 @@ impl Exchange for RpcExchange {
             .method
             .as_ref()
             .filter(|_| code != Some(Code::UNIMPLEMENTED));
-        let metric = self.metric_attributes.take().zip(self.started);
+        let metric = self.metric.take();
         if self.traced {
             let span = self.cx.span();
             // One call per attribute there is: no list, no chain of optional iterators.
@@ -496,7 +495,8 @@ impl Exchange for RpcExchange {
             }
             span.end();
         }
-        if let Some((mut metric_attributes, started)) = metric {
+        if let Some(metric) = metric {
+            let (started, mut metric_attributes) = *metric;
             if !self.client
                 && mode.old
                 && let Some((full, service_len)) = served
