@@ -187,8 +187,13 @@ impl<C> TracedConsumer<C> {
     {
         let op = ProcessOp::start(&self.instrumentation, message);
         let cx = op.op.context().clone();
+        // The handler's synchronous part (before its future) runs under the context too.
+        let handler = {
+            let _guard = cx.clone().attach();
+            handler(cx.clone())
+        };
         ProcessFuture {
-            handler: handler(cx.clone()).with_context(cx),
+            handler: handler.with_context(cx),
             op: Some((self.instrumentation.clone(), op)),
         }
     }

@@ -166,7 +166,12 @@ async fn a_handler_that_produces_onward_continues_the_trace() {
     within("job", sent).await.expect("job delivered");
 
     let job = within("recv job", jobs.recv()).await.unwrap();
-    jobs.process_async(&job, |_cx| {
+    jobs.process_async(&job, |cx| {
+        // The closure's own code, before its future, runs under the message's context too.
+        assert_eq!(
+            Context::current().span().span_context(),
+            cx.span().span_context()
+        );
         let producer = producer.clone();
         async move {
             producer
