@@ -61,12 +61,48 @@ struct RequestMetrics {
 }
 
 fn content_length(headers: &HeaderMap) -> Option<u64> {
-    headers
-        .get(http::header::CONTENT_LENGTH)?
-        .to_str()
-        .ok()?
-        .parse()
-        .ok()
+    parse_length(headers.get(http::header::CONTENT_LENGTH)?)
+}
+
+fn parse_length(value: &http::HeaderValue) -> Option<u64> {
+    value.to_str().ok()?.parse().ok()
+}
+
+/// The request headers a server reads for its attributes and metrics (the first value of each).
+#[derive(Clone, Copy, Default)]
+struct ServerHeaders<'a> {
+    host: Option<&'a http::HeaderValue>,
+    user_agent: Option<&'a http::HeaderValue>,
+    content_length: Option<&'a http::HeaderValue>,
+}
+
+impl<'a> ServerHeaders<'a> {
+    /// Most requests carry a few headers: one pass comparing their (standard) names costs less
+    /// than three lookups that each hash a name. Many headers: the lookups.
+    fn of(headers: &'a HeaderMap) -> Self {
+        use http::header::{CONTENT_LENGTH, HOST, USER_AGENT};
+        if headers.keys_len() > 12 {
+            return ServerHeaders {
+                host: headers.get(HOST),
+                user_agent: headers.get(USER_AGENT),
+                content_length: headers.get(CONTENT_LENGTH),
+            };
+        }
+        let mut found = ServerHeaders::default();
+        for (name, value) in headers {
+            let slot = if *name == HOST {
+                &mut found.host
+            } else if *name == USER_AGENT {
+                &mut found.user_agent
+            } else if *name == CONTENT_LENGTH {
+                &mut found.content_length
+            } else {
+                continue;
+            };
+            slot.get_or_insert(value);
+        }
+        found
+    }
 }
 
 /// The route template axum matched, when the layer sits on a `Router`.
@@ -161,6 +197,8 @@ impl HttpExchange {
         let method_index = options.known_methods.index(req.method());
         let (method, method_original) = options.known_methods.method_at(method_index, req.method());
         let route = route(req);
+        let found = std::cell::OnceCell::new();
+        let found = || *found.get_or_init(|| ServerHeaders::of(req.headers()));
         let (fwd_client, fwd_host, fwd_proto) = if options.trust_forwarded {
             forwarded(req.headers())
         } else {
@@ -204,7 +242,7 @@ impl HttpExchange {
                 active_len: 2,
                 active_cell: ActiveTable::cell(method_index, scheme),
                 started: Instant::now(),
-                request_body_size: content_length(req.headers()),
+                request_body_size: found().content_length.and_then(parse_length),
             };
             Box::new(RequestMetrics {
                 state: state.clone(),
@@ -238,7 +276,7 @@ impl HttpExchange {
             }
             let host = match fwd_host {
                 Some(host) => Some(semconv::split_host_port(host)),
-                None => semconv::server_address(req.uri(), req.headers()),
+                None => semconv::server_address_with(req.uri(), || found().host),
             };
             if let Some((host, port)) = host {
                 // The caller's `Host`: not cached.
@@ -248,11 +286,7 @@ impl HttpExchange {
                 }
             }
             push_peer(req, fwd_client, options.opt_in_attributes, &mut attributes);
-            if let Some(agent) = req
-                .headers()
-                .get(http::header::USER_AGENT)
-                .and_then(|v| v.to_str().ok())
-            {
+            if let Some(agent) = found().user_agent.and_then(|v| v.to_str().ok()) {
                 // The caller's choice: not cached (see `strings`).
                 attributes.push(KeyValue::new(key::USER_AGENT, agent.to_owned()));
             }
@@ -262,7 +296,7 @@ impl HttpExchange {
             if options.opt_in_attributes {
                 let body_size = match &inflight.metrics {
                     Some(metrics) => metrics.attributes.request_body_size,
-                    None => content_length(req.headers()),
+                    None => found().content_length.and_then(parse_length),
                 };
                 if let Some(size) = body_size {
                     attributes.push(KeyValue::new(key::REQUEST_BODY_SIZE, size as i64));

@@ -234,6 +234,15 @@ pub(crate) fn span_name_method(method: &'static str) -> &'static str {
 /// The request's `server.address` / `server.port`: the URI's authority (HTTP/2 `:authority`,
 /// absolute-form requests), else the `Host` header.
 pub fn server_address<'a>(uri: &'a Uri, headers: &'a HeaderMap) -> Option<(&'a str, Option<u16>)> {
+    server_address_with(uri, || headers.get(http::header::HOST))
+}
+
+/// [`server_address`] with the request's `Host` header found by `host` (looked at only when the
+/// URI has no authority).
+pub(crate) fn server_address_with<'a>(
+    uri: &'a Uri,
+    host: impl FnOnce() -> Option<&'a http::HeaderValue>,
+) -> Option<(&'a str, Option<u16>)> {
     if let Some(authority) = uri.authority() {
         // Without the user information (`user@`), which is not part of the address.
         let text = authority.as_str();
@@ -244,8 +253,7 @@ pub fn server_address<'a>(uri: &'a Uri, headers: &'a HeaderMap) -> Option<(&'a s
             .map_or(text, |at| &text[at + 1..]);
         return Some(split_host_port(host_port));
     }
-    let host = headers.get(http::header::HOST)?.to_str().ok()?;
-    Some(split_host_port(host))
+    Some(split_host_port(host()?.to_str().ok()?))
 }
 
 /// The query parameters whose values are replaced by `REDACTED`, as the semantic conventions

@@ -763,3 +763,54 @@ async fn captured_headers_are_string_arrays_on_the_span() {
         )))
     );
 }
+
+#[tokio::test]
+async fn request_headers_are_read_alike_from_few_or_many() {
+    // A few headers are found in one pass, many by name: the attributes are the same.
+    let extra: Vec<(String, String)> = (0..20)
+        .map(|i| (format!("x-extra-{i}"), i.to_string()))
+        .collect();
+    for many in [false, true] {
+        let t = Telemetry::new();
+        let addr = serve(app().layer(t.server().opt_in_attributes(true))).await;
+        let mut headers = vec![("user-agent", "agent/2"), ("content-length", "5")];
+        if many {
+            headers.extend(extra.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        }
+        let url = format!("http://{addr}/echo");
+        let mut req = http::Request::builder().method("POST").uri(url);
+        for (k, v) in &headers {
+            req = req.header(*k, *v);
+        }
+        let res = common::hyper_client()
+            .request(
+                req.body(http_body_util::Full::new(bytes::Bytes::from("hello")))
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        let spans = t.wait_for_spans(1).await;
+        let s = &spans[0];
+        assert_eq!(
+            attr(s, "server.address").as_deref(),
+            Some("127.0.0.1"),
+            "{many}"
+        );
+        assert_eq!(
+            attr(s, "server.port"),
+            Some(addr.port().to_string()),
+            "{many}"
+        );
+        assert_eq!(
+            attr(s, "user_agent.original").as_deref(),
+            Some("agent/2"),
+            "{many}"
+        );
+        assert_eq!(
+            attr(s, "http.request.body.size").as_deref(),
+            Some("5"),
+            "{many}"
+        );
+    }
+}
