@@ -10,7 +10,7 @@ use opentelemetry::metrics::Histogram;
 use opentelemetry::trace::{SpanKind, Status, TraceContextExt};
 use opentelemetry::{Context, Key, KeyValue, StringValue};
 use opentelemetry_semantic_conventions::{attribute as attr, metric as names};
-use otel_http::{Exchange, Options, Outcome, RequestHead, ResponseHead, strings};
+use otel_http::{Exchange, Options, Outcome, RequestHead, ResponseHead, Started, strings};
 
 use crate::semconv::Mode;
 use crate::status::Code;
@@ -250,7 +250,7 @@ impl RpcExchange {
                 options.tracer(),
                 kind,
                 &parent,
-                link.into_iter().collect(),
+                link.map_or_else(Vec::new, |link| vec![link]),
                 name,
                 attributes,
             );
@@ -269,6 +269,16 @@ impl RpcExchange {
             req.extensions_mut().insert(exchange.cx.clone());
         }
         exchange
+    }
+
+    /// This exchange, or only its context when it has nothing to record (a span that does not
+    /// record, metrics off).
+    pub(crate) fn started(self) -> Started<RpcExchange> {
+        if self.traced || self.metric.is_some() {
+            Started::Exchange(self)
+        } else {
+            Started::Context(self.cx)
+        }
     }
 
     pub(crate) fn server<B>(
@@ -402,14 +412,6 @@ impl Exchange for RpcExchange {
             self.code = Some(Code::from_client_error(error));
         }
         StringValue::from(crate::status::error_type(error))
-    }
-
-    fn records(&self) -> bool {
-        self.traced || self.metric.is_some()
-    }
-
-    fn into_context(self) -> Context {
-        self.cx
     }
 
     fn on_trailers(&mut self, trailers: &HeaderMap) {

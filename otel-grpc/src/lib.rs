@@ -40,7 +40,7 @@ pub mod status;
 use std::sync::Arc;
 
 use opentelemetry::InstrumentationScope;
-use otel_http::{Kind, Options, OtelLayer};
+use otel_http::{Kind, Options, OtelLayer, Started};
 
 #[doc(hidden)]
 pub use exchange::{RpcExchange, RpcState};
@@ -71,8 +71,8 @@ impl Kind for GrpcServer {
         options: &Arc<Options>,
         state: &Arc<RpcState>,
         req: &mut http::Request<B>,
-    ) -> RpcExchange {
-        RpcExchange::server(options, state, req)
+    ) -> Started<RpcExchange> {
+        RpcExchange::server(options, state, req).started()
     }
 }
 
@@ -88,8 +88,8 @@ impl Kind for GrpcClient {
         options: &Arc<Options>,
         state: &Arc<RpcState>,
         req: &mut http::Request<B>,
-    ) -> RpcExchange {
-        RpcExchange::client(options, state, req)
+    ) -> Started<RpcExchange> {
+        RpcExchange::client(options, state, req).started()
     }
 }
 

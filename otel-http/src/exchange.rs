@@ -51,18 +51,25 @@ pub trait Exchange: Sized {
 
     /// The exchange ended: its span ends, its metrics are recorded.
     fn finish(self, outcome: Outcome);
+}
 
-    /// Whether finishing would record anything: a span that records, metrics, or a response to
-    /// write into. When not (a span whose parent or sampler dropped it, metrics off), the
-    /// response future keeps only the [`Exchange::into_context`] to make current, and the
-    /// response body is not watched.
-    fn records(&self) -> bool {
-        true
-    }
+/// What starting a request gave: an exchange that records, or, when there is nothing to record
+/// (a span whose parent or sampler dropped it, metrics off), only the context to make current;
+/// then no exchange is made and the response body is not watched.
+pub enum Started<X> {
+    /// An exchange that hears of the response and finishes.
+    Exchange(X),
+    /// Only the request's context.
+    Context(Context),
+}
 
-    /// The request's context, for an exchange that [records](Exchange::records) nothing.
-    fn into_context(self) -> Context {
-        self.context().clone()
+impl<X: Exchange> Started<X> {
+    /// The request's context.
+    pub fn context(&self) -> &Context {
+        match self {
+            Started::Exchange(exchange) => exchange.context(),
+            Started::Context(cx) => cx,
+        }
     }
 }
 

@@ -9,7 +9,7 @@ use http_body::Body;
 use pin_project_lite::pin_project;
 
 use crate::body::ResponseBody;
-use crate::exchange::{Exchange, Finishing, Outcome};
+use crate::exchange::{Exchange, Finishing, Outcome, Started};
 use crate::http_exchange::HttpExchange;
 
 pin_project! {
@@ -44,13 +44,13 @@ impl<X: Exchange> Inflight<X> {
 }
 
 impl<F, X: Exchange> ResponseFuture<F, X> {
-    /// Wraps the inner service's future; `exchange` (if any) is current while it is polled and
-    /// hears of the response.
-    pub fn new(inner: F, inflight: Option<X>) -> Self {
-        let inflight = match inflight {
+    /// Wraps the inner service's future; what `started` holds (if anything) is current while it
+    /// is polled, and an exchange hears of the response.
+    pub fn new(inner: F, started: Option<Started<X>>) -> Self {
+        let inflight = match started {
             None => Inflight::None,
-            Some(exchange) if !exchange.records() => Inflight::Context(exchange.into_context()),
-            Some(exchange) => Inflight::Exchange(Finishing::new(exchange)),
+            Some(Started::Context(cx)) => Inflight::Context(cx),
+            Some(Started::Exchange(exchange)) => Inflight::Exchange(Finishing::new(exchange)),
         };
         ResponseFuture { inner, inflight }
     }

@@ -10,7 +10,7 @@ use opentelemetry::trace::{SpanKind, Status, TraceContextExt};
 use opentelemetry::{Context, KeyValue, Value};
 
 use crate::config::{Options, ResponsePropagation};
-use crate::exchange::{Exchange, Outcome};
+use crate::exchange::{Exchange, Outcome, Started};
 use crate::head::{RequestHead, ResponseHead};
 use crate::metrics::{Active, ActiveTable, Instruments, MetricAttributes};
 use crate::semconv::{self, Side, key};
@@ -191,7 +191,7 @@ impl HttpExchange {
         options: &Arc<Options>,
         state: &Arc<HttpState>,
         req: &Request<B>,
-    ) -> HttpExchange {
+    ) -> Started<HttpExchange> {
         let head = RequestHead::of(req);
         let (parent, link) = options.incoming_context(&head);
         let method_index = options.known_methods.index(req.method());
@@ -250,11 +250,8 @@ impl HttpExchange {
             })
         });
 
-        // The context goes in once known: the parent itself, or the span started under it.
-        let mut inflight = HttpExchange::new(options, Side::Server, Context::new(), metrics);
         if !options.traces {
-            inflight.cx = parent;
-            return inflight;
+            return Started::Exchange(HttpExchange::new(options, Side::Server, parent, metrics));
         }
         // Everything goes to the sampler at once (the conventions' sampling-relevant attributes
         // and `http.route`, which they want at creation time, among them): one list moved into
@@ -294,7 +291,7 @@ impl HttpExchange {
                 attributes.push(KeyValue::new(key::PROTOCOL_VERSION, protocol));
             }
             if options.opt_in_attributes {
-                let body_size = match &inflight.metrics {
+                let body_size = match &metrics {
                     Some(metrics) => metrics.attributes.request_body_size,
                     None => found().content_length.and_then(parse_length),
                 };
@@ -318,16 +315,22 @@ impl HttpExchange {
             options.tracer(),
             SpanKind::Server,
             &parent,
-            link.into_iter().collect(),
+            link.map_or_else(Vec::new, |link| vec![link]),
             name,
             attributes,
         );
-        inflight.cx = parent.with_span(span);
+        let cx = parent.with_span(span);
+        // Nothing to record (the span does not record, metrics are off, nothing to write into the
+        // response): no exchange at all, only the context to make current.
+        if !traced && metrics.is_none() && options.response_propagation.is_none() {
+            return Started::Context(cx);
+        }
+        let mut inflight = HttpExchange::new(options, Side::Server, cx, metrics);
         inflight.traced = traced;
         if traced && let Some(hook) = &options.request_hook {
             hook(&inflight.cx.span(), &head);
         }
-        inflight
+        Started::Exchange(inflight)
     }
 
     /// Starts a client request: the CLIENT span, and its context injected into the request.
@@ -424,6 +427,15 @@ impl HttpExchange {
         }
         options.inject(&inflight.cx, req.headers_mut());
         inflight
+    }
+
+    /// This exchange, or only its context when it has nothing to record (see [`Started`]).
+    pub(crate) fn started(self) -> Started<HttpExchange> {
+        if self.traced || self.metrics.is_some() {
+            Started::Exchange(self)
+        } else {
+            Started::Context(self.cx)
+        }
     }
 
     fn new(
@@ -608,16 +620,6 @@ impl Exchange for HttpExchange {
 
     fn finish(self, outcome: Outcome) {
         self.end(outcome);
-    }
-
-    fn records(&self) -> bool {
-        self.traced
-            || self.metrics.is_some()
-            || (self.side == Side::Server && self.options.response_propagation.is_some())
-    }
-
-    fn into_context(self) -> Context {
-        self.cx
     }
 }
 

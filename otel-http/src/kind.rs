@@ -6,7 +6,7 @@ use std::sync::Arc;
 use opentelemetry::InstrumentationScope;
 
 use crate::config::{Options, scope};
-use crate::exchange::Exchange;
+use crate::exchange::{Exchange, Started};
 use crate::http_exchange::{HttpExchange, HttpState};
 
 /// Marks an [`OtelLayer`](crate::OtelLayer) for servers: it extracts the caller's context and
@@ -37,7 +37,7 @@ pub trait Kind: Send + Sync + 'static {
         options: &Arc<Options>,
         state: &Arc<Self::State>,
         req: &mut http::Request<B>,
-    ) -> Self::Exchange;
+    ) -> Started<Self::Exchange>;
 }
 
 impl Kind for Server {
@@ -52,13 +52,13 @@ impl Kind for Server {
         options: &Arc<Options>,
         state: &Arc<HttpState>,
         req: &mut http::Request<B>,
-    ) -> HttpExchange {
-        let exchange = HttpExchange::server(options, state, req);
+    ) -> Started<HttpExchange> {
+        let started = HttpExchange::server(options, state, req);
         if options.context_in_extensions {
             // For handlers that are not polled under the context.
-            req.extensions_mut().insert(exchange.context().clone());
+            req.extensions_mut().insert(started.context().clone());
         }
-        exchange
+        started
     }
 }
 
@@ -74,7 +74,7 @@ impl Kind for Client {
         options: &Arc<Options>,
         state: &Arc<HttpState>,
         req: &mut http::Request<B>,
-    ) -> HttpExchange {
-        HttpExchange::client(options, state, req)
+    ) -> Started<HttpExchange> {
+        HttpExchange::client(options, state, req).started()
     }
 }

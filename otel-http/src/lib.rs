@@ -61,7 +61,7 @@ pub use body::ResponseBody;
 pub use config::Options;
 pub use config::ResponsePropagation;
 #[doc(hidden)]
-pub use exchange::{Exchange, Finishing, Outcome};
+pub use exchange::{Exchange, Finishing, Outcome, Started};
 pub use future::ResponseFuture;
 pub use head::{Filter, RequestHead, RequestHook, ResponseHead, ResponseHook, SpanNameFormatter};
 #[doc(hidden)]

@@ -12,7 +12,6 @@ use tower_service::Service;
 
 use crate::body::ResponseBody;
 use crate::config::Options;
-use crate::exchange::Exchange;
 use crate::future::ResponseFuture;
 use crate::head::RequestHead;
 use crate::kind::Kind;
@@ -81,11 +80,11 @@ where
         if !self.options.instruments_request(&RequestHead::of(&req)) {
             return ResponseFuture::new(self.inner.call(req), None);
         }
-        let exchange = K::start(&self.options, &self.state, &mut req);
+        let started = K::start(&self.options, &self.state, &mut req);
         let future = {
-            let _guard = exchange.context().clone().attach();
+            let _guard = started.context().clone().attach();
             self.inner.call(req)
         };
-        ResponseFuture::new(future, Some(exchange))
+        ResponseFuture::new(future, Some(started))
     }
 }
