@@ -344,12 +344,7 @@ fn push_method(
                 let service = &full.as_str()[..*service_len];
                 attributes.push(KeyValue::new(key::OLD_SERVICE, service.to_owned()));
             }
-            if mode.new {
-                attributes.push(KeyValue::new(key::METHOD, full.clone()));
-            } else {
-                let short = &full.as_str()[service_len + 1..];
-                attributes.push(KeyValue::new(key::METHOD, short.to_owned()));
-            }
+            attributes.push(method_attribute(mode, full, *service_len));
         }
         None => {
             attributes.push(KeyValue::new(key::METHOD, otel_core::OTHER));
@@ -357,6 +352,26 @@ fn push_method(
                 attributes.push(KeyValue::new(key::METHOD_ORIGINAL, path.to_owned()));
             }
         }
+    }
+}
+
+/// `rpc.method` of a method: fully qualified (stable names), else the short name (old names
+/// alone, beside `rpc.service`).
+fn method_attribute(mode: Mode, full: &StringValue, service_len: usize) -> KeyValue {
+    if mode.new {
+        KeyValue::new(key::METHOD, full.clone())
+    } else {
+        KeyValue::new(key::METHOD, full.as_str()[service_len + 1..].to_owned())
+    }
+}
+
+/// `rpc.response.status_code` (stable) and `rpc.grpc.status_code` (old), each to `add`.
+fn status_attributes(mode: Mode, code: Code, mut add: impl FnMut(KeyValue)) {
+    if mode.new {
+        add(KeyValue::new(key::STATUS_CODE, code.name()));
+    }
+    if mode.old {
+        add(KeyValue::new(key::OLD_GRPC_STATUS_CODE, i64::from(code.0)));
     }
 }
 
@@ -461,12 +476,7 @@ impl Exchange for RpcExchange {
             let span = self.cx.span();
             // One call per attribute there is: no list, no chain of optional iterators.
             if let Some(code) = code {
-                if mode.new {
-                    span.set_attribute(KeyValue::new(key::STATUS_CODE, code.name()));
-                }
-                if mode.old {
-                    span.set_attribute(KeyValue::new(key::OLD_GRPC_STATUS_CODE, i64::from(code.0)));
-                }
+                status_attributes(mode, code, |attribute| span.set_attribute(attribute));
             }
             if let Some(error_type) = &error_type {
                 span.set_status(Status::error(""));
@@ -476,13 +486,7 @@ impl Exchange for RpcExchange {
                 && let Some((full, service_len)) = &self.method
             {
                 match served {
-                    Some(_) if mode.new => {
-                        span.set_attribute(KeyValue::new(key::METHOD, full.clone()));
-                    }
-                    Some(_) => span.set_attribute(KeyValue::new(
-                        key::METHOD,
-                        full.as_str()[service_len + 1..].to_owned(),
-                    )),
+                    Some(_) => span.set_attribute(method_attribute(mode, full, *service_len)),
                     None => {
                         // Not a method this server serves: no name from the caller's path,
                         // which goes on the span only.
@@ -509,24 +513,13 @@ impl Exchange for RpcExchange {
             }
             if !self.client {
                 // A server's `rpc.method` (or `_OTHER`): known to be served only now.
-                metric_attributes.push(match (&self.method, served) {
-                    (Some((full, _)), Some(_)) if mode.new => {
-                        KeyValue::new(key::METHOD, full.clone())
-                    }
-                    (Some((full, service_len)), Some(_)) => {
-                        KeyValue::new(key::METHOD, full.as_str()[service_len + 1..].to_owned())
-                    }
-                    _ => KeyValue::new(key::METHOD, otel_core::OTHER),
+                metric_attributes.push(match served {
+                    Some((full, service_len)) => method_attribute(mode, full, *service_len),
+                    None => KeyValue::new(key::METHOD, otel_core::OTHER),
                 });
             }
             if let Some(code) = code {
-                if mode.new {
-                    metric_attributes.push(KeyValue::new(key::STATUS_CODE, code.name()));
-                }
-                if mode.old {
-                    metric_attributes
-                        .push(KeyValue::new(key::OLD_GRPC_STATUS_CODE, i64::from(code.0)));
-                }
+                status_attributes(mode, code, |attribute| metric_attributes.push(attribute));
             }
             if let Some(error_type) = error_type {
                 metric_attributes.push(KeyValue::new(key::ERROR_TYPE, error_type));

@@ -290,19 +290,11 @@ impl HttpExchange {
             if let Some(protocol) = protocol {
                 attributes.push(KeyValue::new(key::PROTOCOL_VERSION, protocol));
             }
-            if options.opt_in_attributes {
-                let body_size = match &metrics {
-                    Some(metrics) => metrics.attributes.request_body_size,
-                    None => found().content_length.and_then(parse_length),
-                };
-                if let Some(size) = body_size {
-                    attributes.push(KeyValue::new(key::REQUEST_BODY_SIZE, size as i64));
-                }
-            }
-            semconv::captured_headers(
-                "http.request.header",
-                &options.request_headers,
+            push_request_tail(
+                options,
                 req.headers(),
+                &metrics,
+                || found().content_length.and_then(parse_length),
                 &mut attributes,
             );
             attributes
@@ -322,7 +314,7 @@ impl HttpExchange {
         let cx = parent.with_span(span);
         // Nothing to record (the span does not record, metrics are off, nothing to write into the
         // response): no exchange at all, only the context to make current.
-        if !traced && metrics.is_none() && options.response_propagation.is_none() {
+        if !records(traced, metrics.is_some(), Side::Server, options) {
             return Started::Context(cx);
         }
         let mut inflight = HttpExchange::new(options, Side::Server, cx, metrics);
@@ -406,7 +398,13 @@ impl HttpExchange {
                         attributes.push(KeyValue::new(key::SERVER_PORT, i64::from(*port)));
                     }
                 }
-                push_request_tail(options, req.headers(), &inflight.metrics, &mut attributes);
+                push_request_tail(
+                    options,
+                    req.headers(),
+                    &inflight.metrics,
+                    || content_length(req.headers()),
+                    &mut attributes,
+                );
                 attributes
             };
             let (span, traced) = otel_core::start_span(
@@ -431,7 +429,12 @@ impl HttpExchange {
 
     /// This exchange, or only its context when it has nothing to record (see [`Started`]).
     pub(crate) fn started(self) -> Started<HttpExchange> {
-        if self.traced || self.metrics.is_some() {
+        if records(
+            self.traced,
+            self.metrics.is_some(),
+            self.side,
+            &self.options,
+        ) {
             Started::Exchange(self)
         } else {
             Started::Context(self.cx)
@@ -623,18 +626,19 @@ impl Exchange for HttpExchange {
     }
 }
 
-/// The attributes a client's list ends with: the request's body size (Opt-In; as the metrics read
-/// it, else from its `Content-Length`) and captured headers.
+/// The attributes both sides end a request's list with: its body size (Opt-In; as the metrics
+/// read it, else from `content_length`) and captured headers.
 fn push_request_tail(
     options: &Options,
     headers: &HeaderMap,
     metrics: &Option<Box<RequestMetrics>>,
+    content_length: impl FnOnce() -> Option<u64>,
     attributes: &mut Vec<KeyValue>,
 ) {
     if options.opt_in_attributes {
         let body_size = match metrics {
             Some(metrics) => metrics.attributes.request_body_size,
-            None => content_length(headers),
+            None => content_length(),
         };
         if let Some(size) = body_size {
             attributes.push(KeyValue::new(key::REQUEST_BODY_SIZE, size as i64));
@@ -646,6 +650,12 @@ fn push_request_tail(
         headers,
         attributes,
     );
+}
+
+/// Whether an exchange has anything to record: a span that records, metrics, or (servers) a
+/// context to write into the response. Else only its context is kept (see [`Started`]).
+fn records(traced: bool, metrics: bool, side: Side, options: &Options) -> bool {
+    traced || metrics || (side == Side::Server && options.response_propagation.is_some())
 }
 
 fn default_port(scheme: Option<&str>) -> Option<u16> {
