@@ -147,44 +147,41 @@ impl Processing {
         let group = delivery.group.map(destination_value);
         // The consumer's own context stays underneath (its baggage, say) only in link mode; by
         // default the producer's context is the parent.
-        let op = Context::map_current(|current| {
-            MessagingSpan::consumer(
-                config.traces.then(|| config.providers.tracer()),
-                current,
-                extracted,
-                config.consumer_parent,
-                config.metrics,
-                || Cow::Owned(format!("{PROCESS} {destination}")),
-                || {
-                    let mut attributes = vec![
-                        KeyValue::new(semconv::MESSAGING_SYSTEM, REDIS),
-                        KeyValue::new(semconv::MESSAGING_DESTINATION_NAME, destination.clone()),
-                        KeyValue::new(semconv::MESSAGING_OPERATION_TYPE, PROCESS),
-                        KeyValue::new(semconv::MESSAGING_OPERATION_NAME, PROCESS),
-                    ];
-                    if let Some(id) = delivery.message_id {
-                        attributes.push(KeyValue::new(
-                            semconv::MESSAGING_MESSAGE_ID,
-                            destination_value(id),
-                        ));
-                    }
-                    if let Some(group) = &group {
-                        attributes.push(KeyValue::new(
-                            semconv::MESSAGING_CONSUMER_GROUP_NAME,
-                            group.clone(),
-                        ));
-                    }
-                    if let Some(size) = delivery.body_size {
-                        attributes.push(KeyValue::new(
-                            semconv::MESSAGING_MESSAGE_BODY_SIZE,
-                            i64::try_from(size).unwrap_or(i64::MAX),
-                        ));
-                    }
-                    config.push_server_attributes(&mut attributes);
-                    attributes
-                },
-            )
-        });
+        let op = MessagingSpan::consumer_in_current(
+            config.traces.then(|| config.providers.tracer()),
+            extracted,
+            config.consumer_parent,
+            config.metrics,
+            || Cow::Owned(format!("{PROCESS} {destination}")),
+            || {
+                let mut attributes = vec![
+                    KeyValue::new(semconv::MESSAGING_SYSTEM, REDIS),
+                    KeyValue::new(semconv::MESSAGING_DESTINATION_NAME, destination.clone()),
+                    KeyValue::new(semconv::MESSAGING_OPERATION_TYPE, PROCESS),
+                    KeyValue::new(semconv::MESSAGING_OPERATION_NAME, PROCESS),
+                ];
+                if let Some(id) = delivery.message_id {
+                    attributes.push(KeyValue::new(
+                        semconv::MESSAGING_MESSAGE_ID,
+                        destination_value(id),
+                    ));
+                }
+                if let Some(group) = &group {
+                    attributes.push(KeyValue::new(
+                        semconv::MESSAGING_CONSUMER_GROUP_NAME,
+                        group.clone(),
+                    ));
+                }
+                if let Some(size) = delivery.body_size {
+                    attributes.push(KeyValue::new(
+                        semconv::MESSAGING_MESSAGE_BODY_SIZE,
+                        i64::try_from(size).unwrap_or(i64::MAX),
+                    ));
+                }
+                config.push_server_attributes(&mut attributes);
+                attributes
+            },
+        );
         if config.metrics {
             let attributes = process_metric_attributes(&config, group.as_deref(), None);
             config
