@@ -242,10 +242,23 @@ pub fn inject(
     cx: &Context,
     headers: Option<OwnedHeaders>,
 ) -> OwnedHeaders {
+    inject_replacing(propagation, cx, headers, &[])
+}
+
+/// [`inject`], also removing the user's headers under `extra` keys (a `baggage` header that must
+/// not be stored in a topic) whether or not a propagator sets them.
+pub(crate) fn inject_replacing(
+    propagation: &Propagation,
+    cx: &Context,
+    headers: Option<OwnedHeaders>,
+    extra: &[&str],
+) -> OwnedHeaders {
     let has_headers = headers.as_ref().is_some_and(|h| h.count() > 0);
     let mut injector = HeaderInjector::new(headers);
     if has_headers {
-        injector = injector.replacing(propagation.fields());
+        injector = injector
+            .replacing(propagation.fields())
+            .replacing(extra.iter().copied());
     }
     propagation.inject(cx, &mut injector);
     injector.into_headers()

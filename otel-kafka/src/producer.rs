@@ -21,7 +21,7 @@ use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord};
 use rdkafka::util::{AsyncRuntime, DefaultRuntime, Timeout};
 use rdkafka::{ClientConfig, client::DefaultClientContext};
 
-use crate::carrier::HeaderInjector;
+use crate::carrier::inject_replacing;
 use crate::options::{Instrumentation, MessageHead, Options};
 use crate::semconv::{
     SEND, destination, kafka_error_type, message_attributes, partition_id, span_name,
@@ -328,16 +328,10 @@ fn inject_headers(
     headers: Option<OwnedHeaders>,
 ) -> OwnedHeaders {
     let options = &instrumentation.options;
-    let has_headers = headers
-        .as_ref()
-        .is_some_and(|h| rdkafka::message::Headers::count(h) > 0);
-    let mut injector = HeaderInjector::new(headers);
-    if has_headers {
-        injector = injector.replacing(options.propagation.fields());
-        if options.strip_baggage {
-            injector = injector.replacing([otel_propagation::baggage::BAGGAGE]);
-        }
-    }
-    options.propagation.inject(cx, &mut injector);
-    injector.into_headers()
+    let extra: &[&str] = if options.strip_baggage {
+        &[otel_propagation::baggage::BAGGAGE]
+    } else {
+        &[]
+    };
+    inject_replacing(&options.propagation, cx, headers, extra)
 }
