@@ -23,7 +23,7 @@
 //! assert!(plain.fields.keys().is_empty());
 //! ```
 
-use opentelemetry::propagation::{Extractor, Injector};
+use opentelemetry::propagation::Extractor;
 
 /// The bytes every envelope starts with.
 pub const MAGIC: &[u8; 6] = b"\0otel\x01";
@@ -32,7 +32,8 @@ pub const MAGIC: &[u8; 6] = b"\0otel\x01";
 pub const MAX_FIELDS: usize = 16;
 
 /// Wraps `payload` in an envelope carrying `fields`. Fields that do not fit the format (a key
-/// over 255 bytes, a value over 65,535, past [`MAX_FIELDS`]) are left out.
+/// over 255 bytes, a value over 65,535, past [`MAX_FIELDS`]) are left out. A propagator's fields
+/// can be collected with [`StreamFieldsInjector`](crate::streams::StreamFieldsInjector).
 pub fn seal<K: AsRef<str>, V: AsRef<str>>(fields: &[(K, V)], payload: &[u8]) -> Vec<u8> {
     let fitting = fields
         .iter()
@@ -120,19 +121,6 @@ fn parse(message: &[u8]) -> Option<Opened<'_>> {
 
 fn split(bytes: &[u8], at: usize) -> Option<(&[u8], &[u8])> {
     (bytes.len() >= at).then(|| bytes.split_at(at))
-}
-
-/// Collects the fields a propagator writes, for [`seal`].
-#[derive(Debug)]
-pub struct EnvelopeInjector<'a>(pub &'a mut Vec<(String, String)>);
-
-impl Injector for EnvelopeInjector<'_> {
-    fn set(&mut self, key: &str, value: String) {
-        match self.0.iter_mut().find(|(k, _)| k == key) {
-            Some(pair) => pair.1 = value,
-            None => self.0.push((key.to_owned(), value)),
-        }
-    }
 }
 
 #[cfg(test)]
