@@ -79,14 +79,12 @@ impl Failure {
     }
 }
 
-/// A server error code as an attribute value: the code when it reads as one, else `_OTHER`.
+/// A server error code as an attribute value: the code when it reads as one (borrowed when it is
+/// one of Redis's own), else `_OTHER`.
 fn server_code(code: &str) -> Cow<'static, str> {
-    if let Some(known) = KNOWN_CODES.iter().find(|k| **k == code) {
-        Cow::Borrowed(known)
-    } else if is_keyword(code.as_bytes()) {
-        Cow::Owned(code.to_owned())
-    } else {
-        Cow::Borrowed(otel_core::OTHER)
+    match otel_core::bounded(code, KNOWN_CODES) {
+        otel_core::OTHER if is_keyword(code.as_bytes()) => Cow::Owned(code.to_owned()),
+        known_or_other => Cow::Borrowed(known_or_other),
     }
 }
 
@@ -174,6 +172,10 @@ mod tests {
         assert_eq!(module.error_type(), "MYMODULE");
         assert_eq!(module.metric_error_type(), otel_core::OTHER);
         assert_eq!(server_code("bad code\u{0}"), otel_core::OTHER);
+        assert!(matches!(
+            server_code("WRONGTYPE"),
+            Cow::Borrowed("WRONGTYPE")
+        ));
         let wrongtype = Failure::Server(server_code("WRONGTYPE"));
         assert_eq!(wrongtype.metric_error_type(), "WRONGTYPE");
         assert_eq!(reply_failure(&Ok(Value::Nil)), None);
