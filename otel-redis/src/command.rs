@@ -68,7 +68,22 @@ macro_rules! commands {
         /// The first eight bytes of each name in [`COMMANDS`], packed big-endian (names that
         /// share their first eight bytes are neighbours, the table being sorted).
         const PACKED: &[u64] = &[$(pack($name.as_bytes()),)*];
+        /// The longest name in [`COMMANDS`]; anything longer is unknown without a look.
+        const LONGEST: usize = longest(&[$($name,)*]);
     };
+}
+
+/// The length of the longest of `names`.
+const fn longest(names: &[&str]) -> usize {
+    let mut max = 0;
+    let mut i = 0;
+    while i < names.len() {
+        if names[i].len() > max {
+            max = names[i].len();
+        }
+        i += 1;
+    }
+    max
 }
 
 /// The first eight bytes of `name`, big-endian, zero-padded: a shorter name sorts first, as in
@@ -321,13 +336,15 @@ commands! {
     "ZUNIONSTORE" => K1,
 }
 
-/// The longest name in [`COMMANDS`]; anything longer is unknown without a look.
-const LONGEST: usize = 24;
-
 /// Slots in [`SLOTS`]: a power of two, about twice the number of distinct packed heads.
 const SLOT_BITS: u32 = 9;
 const SLOT_MASK: usize = (1 << SLOT_BITS) - 1;
 const EMPTY: u16 = u16::MAX;
+
+// Every index fits a slot without meaning `EMPTY`, and the table stays at most half full, so a
+// probe meets an empty slot soon.
+const _: () = assert!(PACKED.len() < EMPTY as usize);
+const _: () = assert!(PACKED.len() * 2 <= 1 << SLOT_BITS);
 
 /// Where a packed head starts probing in [`SLOTS`] (Fibonacci hashing).
 const fn slot(packed: u64) -> usize {
@@ -410,8 +427,8 @@ mod tests {
                 pair[1].name
             );
         }
-        assert!(COMMANDS.iter().all(|c| c.name.len() <= LONGEST));
-        assert!(COMMANDS.len() < usize::from(EMPTY) && COMMANDS.len() * 2 <= 1 << SLOT_BITS);
+        assert_eq!(COMMANDS.iter().map(|c| c.name.len()).max(), Some(LONGEST));
+        assert_eq!(PACKED.len(), COMMANDS.len());
         for pair in PACKED.windows(2) {
             assert!(pair[0] <= pair[1]);
         }
