@@ -298,7 +298,7 @@ fn disabled_sdk_builds_no_provider_and_exports_nothing() {
 }
 
 #[test]
-fn otlp_headers_from_code_reach_the_collector_and_bad_ones_are_reported() {
+fn a_bad_otlp_header_is_a_warning_and_spans_still_start() {
     let telemetry = otel_init::builder()
         .otlp_protocol(Protocol::Grpc)
         .otlp_endpoint(format!("http://{}", closed_port()))
@@ -313,6 +313,46 @@ fn otlp_headers_from_code_reach_the_collector_and_bad_ones_are_reported() {
     // Without an exporter the tracer still makes spans (ids for propagation and logs).
     let span = telemetry.tracer_provider().unwrap().tracer("t").start("s");
     assert!(span.span_context().is_valid());
+}
+
+#[test]
+fn otlp_headers_from_code_reach_the_collector() {
+    for protocol in [Protocol::Grpc, Protocol::HttpProtobuf] {
+        let receiver = Receiver::start();
+        let endpoint = match protocol {
+            Protocol::Grpc => receiver.grpc_endpoint(),
+            _ => receiver.http_endpoint(),
+        };
+        let telemetry = otel_init::builder()
+            .otlp_protocol(protocol)
+            .otlp_endpoint(endpoint)
+            .otlp_header("x-tenant", "acme")
+            .exporters(Signal::Metrics, [])
+            .exporters(Signal::Logs, [])
+            .install_globals(false)
+            .build();
+        assert!(
+            telemetry.warnings().is_empty(),
+            "{:?}",
+            telemetry.warnings()
+        );
+        telemetry
+            .tracer_provider()
+            .unwrap()
+            .tracer("test")
+            .start("with headers")
+            .end();
+        telemetry.shutdown().expect("shutdown");
+        let headers = receiver.headers();
+        assert!(!headers.is_empty(), "{protocol:?}: nothing arrived");
+        for request in &headers {
+            assert_eq!(
+                request.get("x-tenant").map(|v| v.as_bytes()),
+                Some(&b"acme"[..]),
+                "{protocol:?}: {request:?}"
+            );
+        }
+    }
 }
 
 #[tokio::test(flavor = "current_thread")]

@@ -47,6 +47,8 @@ pub struct Collected {
     pub metrics: Mutex<Vec<ExportMetricsServiceRequest>>,
     /// Log export requests.
     pub logs: Mutex<Vec<ExportLogsServiceRequest>>,
+    /// The headers (gRPC: metadata) of every export request, in arrival order.
+    pub headers: Mutex<Vec<axum::http::HeaderMap>>,
 }
 
 /// Locks, also when a panicking test poisoned the lock.
@@ -112,6 +114,7 @@ impl TraceService for Sink {
         &self,
         request: tonic::Request<ExportTraceServiceRequest>,
     ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
+        lock(&self.0.headers).push(request.metadata().clone().into_headers());
         lock(&self.0.traces).push(request.into_inner());
         Ok(tonic::Response::new(ExportTraceServiceResponse::default()))
     }
@@ -123,6 +126,7 @@ impl MetricsService for Sink {
         &self,
         request: tonic::Request<ExportMetricsServiceRequest>,
     ) -> Result<tonic::Response<ExportMetricsServiceResponse>, tonic::Status> {
+        lock(&self.0.headers).push(request.metadata().clone().into_headers());
         lock(&self.0.metrics).push(request.into_inner());
         Ok(tonic::Response::new(ExportMetricsServiceResponse::default()))
     }
@@ -134,6 +138,7 @@ impl LogsService for Sink {
         &self,
         request: tonic::Request<ExportLogsServiceRequest>,
     ) -> Result<tonic::Response<ExportLogsServiceResponse>, tonic::Status> {
+        lock(&self.0.headers).push(request.metadata().clone().into_headers());
         lock(&self.0.logs).push(request.into_inner());
         Ok(tonic::Response::new(ExportLogsServiceResponse::default()))
     }
@@ -234,6 +239,11 @@ impl Receiver {
         })
     }
 
+    /// The headers of every export request received so far.
+    pub fn headers(&self) -> Vec<axum::http::HeaderMap> {
+        lock(&self.collected.headers).clone()
+    }
+
     /// `http://` and the gRPC address.
     pub fn grpc_endpoint(&self) -> String {
         format!("http://{}", self.grpc)
@@ -305,9 +315,14 @@ fn protobuf_response(message: impl Message) -> axum::response::Response {
         .into_response()
 }
 
-async fn http_traces(state: State, body: axum::body::Bytes) -> axum::response::Response {
+async fn http_traces(
+    state: State,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> axum::response::Response {
     match ExportTraceServiceRequest::decode(body) {
         Ok(request) => {
+            lock(&state.0.headers).push(headers);
             lock(&state.0.traces).push(request);
             protobuf_response(ExportTraceServiceResponse::default())
         }
@@ -315,9 +330,14 @@ async fn http_traces(state: State, body: axum::body::Bytes) -> axum::response::R
     }
 }
 
-async fn http_metrics(state: State, body: axum::body::Bytes) -> axum::response::Response {
+async fn http_metrics(
+    state: State,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> axum::response::Response {
     match ExportMetricsServiceRequest::decode(body) {
         Ok(request) => {
+            lock(&state.0.headers).push(headers);
             lock(&state.0.metrics).push(request);
             protobuf_response(ExportMetricsServiceResponse::default())
         }
@@ -325,9 +345,14 @@ async fn http_metrics(state: State, body: axum::body::Bytes) -> axum::response::
     }
 }
 
-async fn http_logs(state: State, body: axum::body::Bytes) -> axum::response::Response {
+async fn http_logs(
+    state: State,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> axum::response::Response {
     match ExportLogsServiceRequest::decode(body) {
         Ok(request) => {
+            lock(&state.0.headers).push(headers);
             lock(&state.0.logs).push(request);
             protobuf_response(ExportLogsServiceResponse::default())
         }
