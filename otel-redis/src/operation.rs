@@ -97,11 +97,8 @@ impl<'c> Operation<'c> {
     ) -> Self {
         let mut rest = args.clone();
         let named = Named::new(rest.next().unwrap_or_default());
-        if !config.instruments_operation(|| {
-            named
-                .name()
-                .map_or_else(|| otel_core::OTHER.to_owned(), Cow::into_owned)
-        }) {
+        if !config.instruments_operation(|| named.name().unwrap_or(Cow::Borrowed(otel_core::OTHER)))
+        {
             return Operation::skipped(config);
         }
         let namespace = config.namespace.or(Some(db));
@@ -175,7 +172,7 @@ impl<'c> Operation<'c> {
             }
         }
         let name = if transaction { MULTI } else { PIPELINE };
-        if !config.instruments_operation(|| name.to_owned()) {
+        if !config.instruments_operation(|| Cow::Borrowed(name)) {
             return Operation::skipped(config);
         }
         let namespace = config.namespace.or(Some(db));
@@ -274,7 +271,7 @@ impl<'c> Operation<'c> {
             }
             if let Some(failure) = &failure {
                 let bounded = failure.metric_error_type();
-                if failure.status_code().is_some() {
+                if matches!(failure, Failure::Server(_)) {
                     attributes.push(KeyValue::new(semconv::DB_RESPONSE_STATUS_CODE, bounded));
                 }
                 attributes.push(KeyValue::new(semconv::ERROR_TYPE, bounded));

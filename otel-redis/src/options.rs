@@ -1,6 +1,7 @@
 //! [`OtelRedis`]: the one options set, and the resolved configuration every wrapped connection
 //! shares.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
@@ -316,8 +317,10 @@ impl fmt::Debug for Config {
 }
 
 impl Config {
-    /// Whether the filter, if any, lets the operation called `name` be instrumented.
-    pub(crate) fn instruments_operation(&self, name: impl FnOnce() -> String) -> bool {
+    /// Whether the filter, if any, lets the operation called `name` be instrumented. `name` is
+    /// called only when there is a filter, and may borrow (a known command's name allocates
+    /// nothing).
+    pub(crate) fn instruments_operation<'n>(&self, name: impl FnOnce() -> Cow<'n, str>) -> bool {
         self.filter.as_ref().is_none_or(|filter| filter(&name()))
     }
 
