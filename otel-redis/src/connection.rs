@@ -3,7 +3,6 @@
 use std::sync::Arc;
 
 use opentelemetry::Context;
-use opentelemetry::propagation::Extractor;
 use redis::{Arg, Cmd, RedisError, RedisResult, Value};
 
 use crate::messaging::{Delivery, Processing, Producer};
@@ -100,7 +99,7 @@ pub(crate) fn process_message<'m>(
     message: &'m redis::Msg,
 ) -> (Processing, &'m [u8]) {
     let opened = crate::pubsub::open(message.get_payload_bytes());
-    let extracted = if opened.fields.keys().is_empty() {
+    let extracted = if opened.fields.is_empty() {
         Context::current()
     } else {
         Context::map_current(|current| config.propagation.extract(current, &opened.fields))

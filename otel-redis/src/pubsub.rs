@@ -20,7 +20,7 @@
 //!
 //! let plain = otel_redis::pubsub::open(b"hello");
 //! assert_eq!(plain.payload, b"hello");
-//! assert!(plain.fields.keys().is_empty());
+//! assert!(plain.fields.is_empty());
 //! ```
 
 use opentelemetry::propagation::Extractor;
@@ -71,6 +71,13 @@ pub struct Opened<'a> {
 #[derive(Clone, Debug, Default)]
 pub struct EnvelopeFields<'a> {
     fields: Vec<(&'a str, &'a str)>,
+}
+
+impl EnvelopeFields<'_> {
+    /// Whether the message carried no fields (a plain payload, or an envelope of none).
+    pub fn is_empty(&self) -> bool {
+        self.fields.is_empty()
+    }
 }
 
 impl Extractor for EnvelopeFields<'_> {
@@ -135,6 +142,7 @@ mod tests {
             assert_eq!(opened.payload, payload);
             assert_eq!(opened.fields.get("a"), Some("1"));
             assert_eq!(opened.fields.get("b"), Some(""));
+            assert!(!opened.fields.is_empty());
         }
     }
 
@@ -151,6 +159,7 @@ mod tests {
         ] {
             let opened = open(message);
             assert_eq!(opened.payload, message);
+            assert!(opened.fields.is_empty());
             assert!(opened.fields.keys().is_empty());
         }
     }
@@ -171,7 +180,7 @@ mod tests {
             let opened = open(&message);
             proptest::prop_assert!(opened.payload.len() <= message.len());
             proptest::prop_assert!(message.ends_with(opened.payload));
-            if opened.fields.keys().is_empty() && !message.starts_with(MAGIC) {
+            if opened.fields.is_empty() && !message.starts_with(MAGIC) {
                 proptest::prop_assert_eq!(opened.payload, &message[..]);
             }
         }
