@@ -17,55 +17,60 @@ use tokio_stream::StreamExt;
 use tonic::{Code, Request};
 use tower::ServiceBuilder;
 
+type TracedChannel = otel_http::OtelService<tonic::transport::Channel, otel_grpc::GrpcClient>;
+
+/// A served `Echo` behind `layer`, on a free loopback port.
+async fn serve_with(layer: otel_http::OtelLayer<otel_grpc::GrpcServer>) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let router = tonic::transport::Server::builder()
+        .layer(layer)
+        .add_service(EchoServer::new(EchoService));
+    tokio::spawn(async move {
+        router
+            .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener))
+            .await
+            .unwrap();
+    });
+    addr
+}
+
+/// A channel to `addr`, connected, behind `layer`.
+async fn channel_with(
+    addr: SocketAddr,
+    layer: otel_http::OtelLayer<otel_grpc::GrpcClient>,
+) -> TracedChannel {
+    let channel = tonic::transport::Channel::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    ServiceBuilder::new().layer(layer).service(channel)
+}
+
 /// The gRPC side of the fixture: a served `Echo` and clients, wired to a [`Telemetry`].
 trait Grpc {
     async fn serve(&self) -> SocketAddr;
-    async fn client(
-        &self,
-        addr: SocketAddr,
-        propagators: &str,
-    ) -> EchoClient<otel_http::OtelService<tonic::transport::Channel, otel_grpc::GrpcClient>>;
+    async fn client(&self, addr: SocketAddr, propagators: &str) -> EchoClient<TracedChannel>;
 }
 
 impl Grpc for Telemetry {
     async fn serve(&self) -> SocketAddr {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let layer = GrpcOtelLayer::server()
-            .tracer_provider(self.tracer_provider.clone())
-            .meter_provider(self.meter_provider.clone())
-            .propagators(Propagators::parse("tracecontext,baggage,b3").0);
-        let router = tonic::transport::Server::builder()
-            .layer(layer)
-            .add_service(EchoServer::new(EchoService));
-        tokio::spawn(async move {
-            router
-                .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener))
-                .await
-                .unwrap();
-        });
-        addr
+        serve_with(
+            GrpcOtelLayer::server()
+                .tracer_provider(self.tracer_provider.clone())
+                .meter_provider(self.meter_provider.clone())
+                .propagators(Propagators::parse("tracecontext,baggage,b3").0),
+        )
+        .await
     }
 
-    async fn client(
-        &self,
-        addr: SocketAddr,
-        propagators: &str,
-    ) -> EchoClient<otel_http::OtelService<tonic::transport::Channel, otel_grpc::GrpcClient>> {
-        let channel = tonic::transport::Channel::from_shared(format!("http://{addr}"))
-            .unwrap()
-            .connect()
-            .await
-            .unwrap();
-        let channel = ServiceBuilder::new()
-            .layer(
-                GrpcOtelLayer::client()
-                    .tracer_provider(self.tracer_provider.clone())
-                    .meter_provider(self.meter_provider.clone())
-                    .propagators(Propagators::parse(propagators).0),
-            )
-            .service(channel);
-        EchoClient::new(channel)
+    async fn client(&self, addr: SocketAddr, propagators: &str) -> EchoClient<TracedChannel> {
+        let layer = GrpcOtelLayer::client()
+            .tracer_provider(self.tracer_provider.clone())
+            .meter_provider(self.meter_provider.clone())
+            .propagators(Propagators::parse(propagators).0);
+        EchoClient::new(channel_with(addr, layer).await)
     }
 }
 
@@ -316,18 +321,13 @@ async fn deadlines_and_unimplemented_methods() {
 
     // A method the server does not have: tonic answers UNIMPLEMENTED, trailers-only.
     t.spans.reset();
-    let channel = tonic::transport::Channel::from_shared(format!("http://{addr}"))
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
-    let channel = ServiceBuilder::new()
-        .layer(
-            GrpcOtelLayer::client()
-                .tracer_provider(t.tracer_provider.clone())
-                .metrics(false),
-        )
-        .service(channel);
+    let channel = channel_with(
+        addr,
+        GrpcOtelLayer::client()
+            .tracer_provider(t.tracer_provider.clone())
+            .metrics(false),
+    )
+    .await;
     let mut grpc = tonic::client::Grpc::new(channel);
     grpc.ready().await.unwrap();
     let codec = tonic_prost::ProstCodec::<EchoRequest, EchoReply>::default();
@@ -740,34 +740,20 @@ async fn every_semconv_mode_set_on_the_layer() {
         ("rpc/old", false, true),
     ] {
         let t = Telemetry::new();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let server = tonic::transport::Server::builder()
-            .layer(
-                GrpcOtelLayer::server()
-                    .tracer_provider(t.tracer_provider.clone())
-                    .meter_provider(t.meter_provider.clone())
-                    .semconv_stability_opt_in(opt_in),
-            )
-            .add_service(EchoServer::new(EchoService));
-        tokio::spawn(async move {
-            server
-                .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener))
-                .await
-                .unwrap();
-        });
-        let channel = tonic::transport::Channel::from_shared(format!("http://{addr}"))
-            .unwrap()
-            .connect()
-            .await
-            .unwrap();
-        let channel = ServiceBuilder::new()
-            .layer(
-                GrpcOtelLayer::client()
-                    .tracer_provider(t.tracer_provider.clone())
-                    .semconv_stability_opt_in(opt_in),
-            )
-            .service(channel);
+        let addr = serve_with(
+            GrpcOtelLayer::server()
+                .tracer_provider(t.tracer_provider.clone())
+                .meter_provider(t.meter_provider.clone())
+                .semconv_stability_opt_in(opt_in),
+        )
+        .await;
+        let channel = channel_with(
+            addr,
+            GrpcOtelLayer::client()
+                .tracer_provider(t.tracer_provider.clone())
+                .semconv_stability_opt_in(opt_in),
+        )
+        .await;
         EchoClient::new(channel).unary(request("ok")).await.unwrap();
         let spans = t.wait_for_spans(2).await;
         for kind in [SpanKind::Client, SpanKind::Server] {
@@ -806,9 +792,12 @@ async fn every_semconv_mode_set_on_the_layer() {
     }
 }
 
-/// What a sampler was given for each SERVER span it was asked about: attribute keys.
+/// What a sampler was given for each SERVER span it was asked about: attribute keys and values.
 #[derive(Clone, Debug, Default)]
-struct SeenBySampler(std::sync::Arc<std::sync::Mutex<Vec<Vec<String>>>>);
+struct SeenBySampler(std::sync::Arc<std::sync::Mutex<Vec<Attributes>>>);
+
+/// Attribute keys and values, as text.
+type Attributes = Vec<(String, String)>;
 
 impl opentelemetry_sdk::trace::ShouldSample for SeenBySampler {
     fn should_sample(
@@ -822,8 +811,11 @@ impl opentelemetry_sdk::trace::ShouldSample for SeenBySampler {
     ) -> opentelemetry_sdk::trace::SamplingResult {
         use opentelemetry::trace::TraceContextExt;
         if *span_kind == SpanKind::Server {
-            let keys = attributes.iter().map(|kv| kv.key.to_string()).collect();
-            self.0.lock().unwrap().push(keys);
+            let given = attributes
+                .iter()
+                .map(|kv| (kv.key.to_string(), kv.value.to_string()))
+                .collect();
+            self.0.lock().unwrap().push(given);
         }
         opentelemetry_sdk::trace::SamplingResult {
             decision: opentelemetry_sdk::trace::SamplingDecision::RecordAndSample,
@@ -851,15 +843,28 @@ async fn the_sampler_sees_a_served_method() {
 
     let seen = seen.0.lock().unwrap().clone();
     assert_eq!(seen.len(), 2, "{seen:?}");
-    for keys in &seen {
-        for key in ["rpc.system.name", "server.address", "server.port"] {
-            assert!(keys.iter().any(|k| k == key), "{key} in {keys:?}");
-        }
+    let given = |call: usize, key: &str| {
+        seen[call]
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.clone())
+    };
+    let port = addr.port().to_string();
+    for call in 0..2 {
+        assert_eq!(given(call, "rpc.system.name").as_deref(), Some("grpc"));
+        assert_eq!(given(call, "server.address").as_deref(), Some("127.0.0.1"));
+        assert_eq!(given(call, "server.port").as_deref(), Some(port.as_str()));
     }
     // The first call's method is the caller's word until the status proves it served; from
-    // then on the sampler is given it, as the conventions want.
-    assert!(!seen[0].iter().any(|k| k == "rpc.method"), "{:?}", seen[0]);
-    assert!(seen[1].iter().any(|k| k == "rpc.method"), "{:?}", seen[1]);
+    // then on the sampler is given it, as the conventions want. (The proof is kept per thread:
+    // this test's runtime is single-threaded, so both calls are served on one.)
+    assert_eq!(given(0, "rpc.method"), None, "{:?}", seen[0]);
+    assert_eq!(
+        given(1, "rpc.method").as_deref(),
+        Some("test.echo.Echo/Unary"),
+        "{:?}",
+        seen[1]
+    );
     for span in spans.iter().filter(|s| s.span_kind == SpanKind::Server) {
         let methods: Vec<_> = span
             .attributes
