@@ -183,8 +183,8 @@ pub async fn run(binaries: &Binaries, options: &Options) -> Result<Outcome, Box<
     };
     std::fs::create_dir_all(&log_dir)?;
 
-    let gateway_port = infra::free_port()?;
-    let code_manage_port = infra::free_port()?;
+    let gateway_port = integration_tests::process::free_port();
+    let code_manage_port = integration_tests::process::free_port();
     let mut common = match &options.collector {
         // The user's collector, with the protocol and headers their environment names.
         Some(endpoint) => vec![("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.clone())],

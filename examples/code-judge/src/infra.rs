@@ -3,9 +3,10 @@
 //! librdkafka's mock Kafka cluster (in this process, serving the Kafka protocol on real sockets).
 
 use std::io;
-use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+
+use integration_tests::process::{ChildServer, free_port, listening};
 
 use rdkafka::mocking::MockCluster;
 use rdkafka::producer::DefaultProducerContext;
@@ -15,32 +16,24 @@ pub const EXECUTION_TOPIC: &str = "code-execution";
 /// The Kafka topic verdicts come back on.
 pub const RESULT_TOPIC: &str = "code-result";
 
-/// A free TCP port on 127.0.0.1 (free when asked; the caller binds it soon after).
-pub fn free_port() -> io::Result<u16> {
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
-}
-
 /// Waits until something accepts connections on `port`, up to `timeout`.
 pub fn wait_for_port(port: u16, timeout: Duration) -> io::Result<()> {
     let deadline = Instant::now() + timeout;
-    loop {
-        match TcpStream::connect(("127.0.0.1", port)) {
-            Ok(_) => return Ok(()),
-            Err(e) if Instant::now() >= deadline => {
-                return Err(io::Error::new(
-                    io::ErrorKind::TimedOut,
-                    format!("nothing listens on 127.0.0.1:{port}: {e}"),
-                ));
-            }
-            Err(_) => std::thread::sleep(Duration::from_millis(20)),
+    while !listening(port) {
+        if Instant::now() >= deadline {
+            return Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!("nothing listens on 127.0.0.1:{port}"),
+            ));
         }
+        std::thread::sleep(Duration::from_millis(20));
     }
+    Ok(())
 }
 
 /// A `redis-server` child process on a free port of 127.0.0.1, killed on drop.
-#[derive(Debug)]
 pub struct RedisServer {
-    child: Child,
+    _server: ChildServer,
     /// Its port.
     pub port: u16,
 }
@@ -49,28 +42,28 @@ impl RedisServer {
     /// Starts one: no persistence, loopback only.
     pub fn start() -> io::Result<RedisServer> {
         let binary = find_or_install("redis-server", "redis-server")?;
-        let port = free_port()?;
+        let port = free_port();
         let child = Command::new(binary)
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
             .args(["--save", "", "--appendonly", "no"])
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()?;
-        let server = RedisServer { child, port };
-        wait_for_port(port, Duration::from_secs(10))?;
-        Ok(server)
+        let mut server = ChildServer::new(child);
+        if !server.wait_listening(port, Duration::from_secs(10)) {
+            return Err(io::Error::other(format!(
+                "redis-server did not listen on 127.0.0.1:{port} (exited, or not within 10 s)"
+            )));
+        }
+        Ok(RedisServer {
+            _server: server,
+            port,
+        })
     }
 
     /// Its URL, for `redis::Client::open`.
     pub fn url(&self) -> String {
         format!("redis://127.0.0.1:{}/0", self.port)
-    }
-}
-
-impl Drop for RedisServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
