@@ -114,3 +114,33 @@ impl RedisOptions for Telemetry {
             .propagators(otel_redis::Propagators::default())
     }
 }
+
+/// Asserts that none of `needles` shows anywhere in `spans`: names, attribute keys and values,
+/// event names and attributes, error descriptions.
+pub fn assert_nothing_shows(spans: &[opentelemetry_sdk::trace::SpanData], needles: &[&str]) {
+    let check = |text: &str, span: &str, place: &dyn std::fmt::Debug| {
+        for needle in needles {
+            assert!(
+                !text.contains(needle),
+                "{needle:?} shows in span {span:?}: {place:?}"
+            );
+        }
+    };
+    for s in spans {
+        check(&s.name, &s.name, &"its name");
+        for kv in &s.attributes {
+            check(kv.key.as_str(), &s.name, kv);
+            check(&kv.value.to_string(), &s.name, kv);
+        }
+        for event in s.events.iter() {
+            check(&event.name, &s.name, event);
+            for kv in &event.attributes {
+                check(kv.key.as_str(), &s.name, kv);
+                check(&kv.value.to_string(), &s.name, kv);
+            }
+        }
+        if let opentelemetry::trace::Status::Error { description } = &s.status {
+            check(description, &s.name, &s.status);
+        }
+    }
+}
