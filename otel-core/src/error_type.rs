@@ -23,6 +23,31 @@ pub fn error_type(error: &(dyn Error + 'static)) -> &'static str {
     error_type_with(error, |_| None)
 }
 
+/// The error behind `error` when it is one of the error types every instrumented library's
+/// callers return: a boxed error (`Send + Sync`, `Send`, or neither) or an `io::Error`. A generic
+/// service's or handler's error arrives as `&dyn Any`; each instrumentation adds its library's
+/// own types.
+///
+/// ```
+/// let boxed: Box<dyn std::error::Error + Send + Sync> = "gone".into();
+/// assert_eq!(otel_core::std_error(&boxed).unwrap().to_string(), "gone");
+/// assert!(otel_core::std_error(&42_u8).is_none());
+/// ```
+pub fn std_error(error: &dyn std::any::Any) -> Option<&(dyn Error + 'static)> {
+    if let Some(error) = error.downcast_ref::<Box<dyn Error + Send + Sync>>() {
+        return Some(&**error);
+    }
+    if let Some(error) = error.downcast_ref::<Box<dyn Error + Send>>() {
+        return Some(&**error);
+    }
+    if let Some(error) = error.downcast_ref::<Box<dyn Error>>() {
+        return Some(&**error);
+    }
+    error
+        .downcast_ref::<io::Error>()
+        .map(|error| error as &(dyn Error + 'static))
+}
+
 /// [`error_type`] with a protocol's own classifier tried first on each error of the chain (a
 /// timeout type, a client library's error with its own codes).
 pub fn error_type_with(

@@ -48,7 +48,7 @@ mod providers;
 mod span;
 
 pub use bounded::{OTHER, bounded};
-pub use error_type::{error_type, error_type_with, io_error_type};
+pub use error_type::{error_type, error_type_with, io_error_type, std_error};
 pub use otel_propagation::Propagators;
 pub use propagation::Propagation;
 pub use providers::{Providers, scope};

@@ -8,20 +8,9 @@
 use std::any::Any;
 use std::error::Error;
 
-type BoxError = Box<dyn Error + Send + Sync>;
-
 /// The error behind `error`, when its type is one that tower HTTP stacks return.
 pub fn as_error(error: &dyn Any) -> Option<&(dyn Error + 'static)> {
-    if let Some(error) = error.downcast_ref::<BoxError>() {
-        return Some(&**error);
-    }
-    if let Some(error) = error.downcast_ref::<Box<dyn Error + Send>>() {
-        return Some(&**error);
-    }
-    if let Some(error) = error.downcast_ref::<Box<dyn Error>>() {
-        return Some(&**error);
-    }
-    if let Some(error) = error.downcast_ref::<std::io::Error>() {
+    if let Some(error) = otel_core::std_error(error) {
         return Some(error);
     }
     if let Some(error) = error.downcast_ref::<http::Error>() {
@@ -138,6 +127,8 @@ pub fn error_type(error: &dyn Any) -> &'static str {
 mod tests {
     use super::*;
     use std::io;
+
+    type BoxError = Box<dyn Error + Send + Sync>;
 
     #[test]
     fn io_errors_by_kind_boxed_or_not() {
