@@ -128,12 +128,20 @@ pub fn event_span_context(
     event: &Event<'_>,
     current: Option<&tracing::span::Id>,
 ) -> Option<SpanContext> {
+    event_span_context_with(event, || current.cloned())
+}
+
+/// [`event_span_context`] with the current `tracing` span looked up only when it is needed.
+fn event_span_context_with(
+    event: &Event<'_>,
+    current: impl FnOnce() -> Option<tracing::span::Id>,
+) -> Option<SpanContext> {
     if let Some(parent) = event.parent()
         && let Some(span_context) = otel_span_context(parent)
     {
         return Some(span_context);
     }
-    current_span_context().or_else(|| otel_span_context(current?))
+    current_span_context().or_else(|| otel_span_context(&current()?))
 }
 
 /// The span context of the current OpenTelemetry context, if valid: spans started through the
@@ -165,12 +173,12 @@ where
         mut writer: Writer<'_>,
         event: &Event<'_>,
     ) -> fmt::Result {
-        let current = if event.parent().is_none() && !event.is_root() {
-            ctx.lookup_current().map(|span| span.id())
-        } else {
-            None
+        let current = || {
+            (event.parent().is_none() && !event.is_root())
+                .then(|| ctx.lookup_current().map(|span| span.id()))
+                .flatten()
         };
-        let Some(span_context) = event_span_context(event, current.as_ref()) else {
+        let Some(span_context) = event_span_context_with(event, current) else {
             return self.inner.format_event(ctx, writer, event);
         };
         let trace_id = span_context.trace_id();
@@ -198,12 +206,13 @@ where
                 if !line.ends_with('{') {
                     line.push(',');
                 }
-                write_json_member(&mut line, &names.trace_id, &trace_id.to_string())?;
-                line.push(',');
-                write_json_member(&mut line, &names.span_id, &span_id.to_string())?;
-                line.push(',');
-                write_json_member(&mut line, &names.trace_flags, &format!("{flags:02x}"))?;
-                line.push('}');
+                // The ids are hex: written straight in, no escaping and no string per id.
+                write_json_string(&mut line, &names.trace_id)?;
+                write!(line, ":\"{trace_id}\",")?;
+                write_json_string(&mut line, &names.span_id)?;
+                write!(line, ":\"{span_id}\",")?;
+                write_json_string(&mut line, &names.trace_flags)?;
+                write!(line, ":\"{flags:02x}\"}}")?;
             }
         } else {
             write!(
@@ -217,12 +226,6 @@ where
         }
         writer.write_str(&line)
     }
-}
-
-fn write_json_member(out: &mut String, name: &str, value: &str) -> fmt::Result {
-    write_json_string(out, name)?;
-    out.push(':');
-    write_json_string(out, value)
 }
 
 fn write_json_string(out: &mut String, value: &str) -> fmt::Result {
