@@ -125,10 +125,8 @@ impl Propagators {
     /// field tells them apart.
     pub fn installed_global() -> Option<Arc<Propagators>> {
         let installed = INSTALLED.read().ok()?.clone()?;
-        let first = installed.fields.first()?.as_ptr();
-        let same = opentelemetry::global::get_text_map_propagator(|global| {
-            global.fields().next().map(str::as_ptr) == Some(first)
-        });
+        let same =
+            opentelemetry::global::get_text_map_propagator(|global| is_global(&installed, global));
         same.then_some(installed)
     }
 
@@ -141,20 +139,21 @@ impl Propagators {
     ) -> R {
         let slot = INSTALLED.read().ok();
         let installed = slot.as_ref().and_then(|slot| slot.as_deref());
-        opentelemetry::global::get_text_map_propagator(|global| {
-            let first = installed
-                .and_then(|ours| ours.fields.first())
-                .map(|f| f.as_ptr());
-            match installed {
-                Some(ours)
-                    if first.is_some() && global.fields().next().map(str::as_ptr) == first =>
-                {
-                    f(Ok(ours))
-                }
-                _ => f(Err(global)),
-            }
+        opentelemetry::global::get_text_map_propagator(|global| match installed {
+            Some(ours) if is_global(ours, global) => f(Ok(ours)),
+            _ => f(Err(global)),
         })
     }
+}
+
+/// Whether `global` is `installed` itself: the installed set is kept alive in [`INSTALLED`], so the
+/// address of its first field name can belong to no other propagator.
+fn is_global(
+    installed: &Propagators,
+    global: &dyn opentelemetry::propagation::TextMapPropagator,
+) -> bool {
+    let first = installed.fields.first().map(|f| f.as_ptr());
+    first.is_some() && global.fields().next().map(str::as_ptr) == first
 }
 
 /// What [`Propagators::install_global`] installed, kept alive for [`Propagators::installed_global`].
