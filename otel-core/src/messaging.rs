@@ -333,7 +333,12 @@ mod tests {
 
     #[test]
     fn a_messaging_span_ends_once_with_its_error_and_metrics() {
+        use opentelemetry::metrics::MeterProvider as _;
         use opentelemetry::trace::{Status, TracerProvider as _};
+        use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData};
+        use opentelemetry_sdk::metrics::{
+            InMemoryMetricExporter, PeriodicReader, SdkMeterProvider,
+        };
         use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider};
 
         let exporter = InMemorySpanExporter::default();
@@ -341,13 +346,19 @@ mod tests {
             .with_simple_exporter(exporter.clone())
             .build();
         let tracer = BoxedTracer::new(Box::new(provider.tracer("t")));
+        let metrics = InMemoryMetricExporter::default();
+        let meter_provider = SdkMeterProvider::builder()
+            .with_reader(PeriodicReader::builder(metrics.clone()).build())
+            .build();
+        let instruments = MessagingInstruments::new(&meter_provider.meter("t"));
+        let kafka = [KeyValue::new(semconv::MESSAGING_SYSTEM, "kafka")];
 
         let mut consumer = MessagingSpan::consumer(
             Some(&tracer),
             &Context::new(),
             producer(),
             ConsumerParent::Producer,
-            false,
+            true,
             || "process orders".into(),
             || vec![KeyValue::new(semconv::MESSAGING_SYSTEM, "kafka")],
         );
@@ -356,21 +367,34 @@ mod tests {
             consumer.context().span().span_context().trace_id(),
             TraceId::from(7)
         );
-        consumer.end(Some("timeout".into()), None, Vec::new);
-        consumer.end(None, None, Vec::new);
+        consumer.end(Some("timeout".into()), Some(&instruments), || {
+            metric_attributes(&kafka, "process", [], Some("timeout"))
+        });
+        consumer.end(None, Some(&instruments), || panic!("ended twice"));
         drop(consumer);
 
-        // Dropped without an outcome: ended all the same, without an error.
+        // Dropped without an outcome: ended all the same, without an error or a metric.
         drop(MessagingSpan::producer(
             Some(&tracer),
             &Context::new(),
-            false,
+            true,
             || "send orders".into(),
             Vec::new,
         ));
 
+        let mut sent = MessagingSpan::producer(
+            Some(&tracer),
+            &Context::new(),
+            true,
+            || "send events".into(),
+            Vec::new,
+        );
+        sent.end(None, Some(&instruments), || {
+            metric_attributes(&kafka, "send", [], None)
+        });
+
         let spans = exporter.get_finished_spans().unwrap();
-        assert_eq!(spans.len(), 2);
+        assert_eq!(spans.len(), 3);
         assert_eq!(spans[0].name, "process orders");
         assert_eq!(spans[0].span_kind, SpanKind::Consumer);
         assert_eq!(spans[0].links.len(), 1);
@@ -383,6 +407,57 @@ mod tests {
         assert_eq!(spans[1].name, "send orders");
         assert_eq!(spans[1].span_kind, SpanKind::Producer);
         assert_eq!(spans[1].status, Status::Unset);
+        assert_eq!(spans[2].name, "send events");
+        assert_eq!(spans[2].status, Status::Unset);
+
+        meter_provider.force_flush().unwrap();
+        let exported = metrics.get_finished_metrics().unwrap();
+        let last = exported.last().expect("metrics exported");
+        // Each metric's points: (attributes, count for histograms or value for sums).
+        let points = |name: &str| -> Vec<(Vec<KeyValue>, u64)> {
+            let metric = last
+                .scope_metrics()
+                .flat_map(|scope| scope.metrics())
+                .find(|metric| metric.name() == name)
+                .unwrap_or_else(|| panic!("{name} not recorded"));
+            match metric.data() {
+                AggregatedMetrics::F64(MetricData::Histogram(h)) => h
+                    .data_points()
+                    .map(|p| (p.attributes().cloned().collect(), p.count()))
+                    .collect(),
+                AggregatedMetrics::U64(MetricData::Sum(s)) => s
+                    .data_points()
+                    .map(|p| (p.attributes().cloned().collect(), p.value()))
+                    .collect(),
+                _ => panic!("{name}: unexpected data"),
+            }
+        };
+        let sorted = |mut attributes: Vec<KeyValue>| {
+            attributes.sort_by(|a, b| a.key.as_str().cmp(b.key.as_str()));
+            attributes
+        };
+        let expect = |name: &str, attributes: Vec<KeyValue>| {
+            let points = points(name);
+            assert_eq!(points.len(), 1, "{name}: {points:?}");
+            assert_eq!(points[0].1, 1, "{name}");
+            assert_eq!(sorted(points[0].0.clone()), sorted(attributes), "{name}");
+        };
+        expect(
+            metric::MESSAGING_PROCESS_DURATION,
+            metric_attributes(&kafka, "process", [], Some("timeout")),
+        );
+        let send = metric_attributes(&kafka, "send", [], None);
+        expect(metric::MESSAGING_CLIENT_OPERATION_DURATION, send.clone());
+        expect(metric::MESSAGING_CLIENT_SENT_MESSAGES, send);
+        let names: Vec<_> = last
+            .scope_metrics()
+            .flat_map(|scope| scope.metrics())
+            .map(|metric| metric.name().to_owned())
+            .collect();
+        assert!(
+            !names.contains(&metric::MESSAGING_CLIENT_CONSUMED_MESSAGES.to_owned()),
+            "{names:?}"
+        );
     }
 
     #[test]
@@ -401,15 +476,24 @@ mod tests {
             op.context().span().span_context().span_id(),
             SpanId::from(8)
         );
+    }
+
+    #[test]
+    fn metric_attributes_are_common_operation_extra_and_error() {
         assert_eq!(
             metric_attributes(
                 &[KeyValue::new(semconv::MESSAGING_SYSTEM, "kafka")],
                 "send",
                 [KeyValue::new(semconv::MESSAGING_DESTINATION_NAME, "orders")],
                 Some("timeout"),
-            )
-            .len(),
-            5
+            ),
+            [
+                KeyValue::new(semconv::MESSAGING_SYSTEM, "kafka"),
+                KeyValue::new(semconv::MESSAGING_OPERATION_NAME, "send"),
+                KeyValue::new(semconv::MESSAGING_OPERATION_TYPE, "send"),
+                KeyValue::new(semconv::MESSAGING_DESTINATION_NAME, "orders"),
+                KeyValue::new(semconv::ERROR_TYPE, "timeout"),
+            ]
         );
     }
 

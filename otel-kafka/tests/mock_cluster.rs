@@ -945,6 +945,8 @@ async fn the_stream_counts_what_it_delivers() {
         .iter()
         .filter(|s| s.name == "process streamed")
         .collect();
+    assert_eq!(sends.len(), 3, "send spans");
+    assert_eq!(processes.len(), 3, "process spans");
     for (send, process) in sends.iter().zip(&processes) {
         assert_eq!(process.parent_span_id, send.span_context.span_id());
     }
