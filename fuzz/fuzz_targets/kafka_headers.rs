@@ -1,5 +1,6 @@
 //! Kafka record headers of arbitrary bytes (keys, values, nulls, repeats, any case): extraction
-//! never panics, and inject∘extract is the identity on what was extracted.
+//! never panics, and inject∘extract is the identity on what was extracted, the incoming headers
+//! (stale propagation fields among them) passed to inject as the record's own.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -40,7 +41,7 @@ fuzz_target!(|data: &[u8]| {
     let propagation = Propagation::Propagators(builder.build());
     let incoming = headers(rest);
     let first = extract(&propagation, &Context::new(), Some(&incoming));
-    let written = inject(&propagation, &first, None);
+    let written = inject(&propagation, &first, Some(incoming));
     let second = extract(&propagation, &Context::new(), Some(&written));
     let (a, b) = (first.span(), second.span());
     let (a, b) = (a.span_context(), b.span_context());
