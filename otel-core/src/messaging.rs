@@ -135,33 +135,15 @@ impl MessagingSpan {
         name: impl FnOnce() -> Cow<'static, str>,
         attributes: impl FnOnce() -> Vec<KeyValue>,
     ) -> Self {
-        let started = timed.then(Instant::now);
-        match tracer {
-            Some(tracer) => {
-                let (span, recording) = crate::start_span(
-                    tracer,
-                    SpanKind::Producer,
-                    parent,
-                    Vec::new(),
-                    name,
-                    attributes,
-                );
-                MessagingSpan {
-                    cx: parent.with_span(span),
-                    kind: SpanKind::Producer,
-                    live: true,
-                    recording,
-                    started,
-                }
-            }
-            None => MessagingSpan {
-                cx: parent.clone(),
-                kind: SpanKind::Producer,
-                live: false,
-                recording: false,
-                started,
-            },
-        }
+        Self::start(
+            tracer,
+            SpanKind::Producer,
+            Cow::Borrowed(parent),
+            Vec::new(),
+            timed,
+            name,
+            attributes,
+        )
     }
 
     /// Starts a CONSUMER span for a message whose carrier gave `extracted` (on top of
@@ -177,7 +159,15 @@ impl MessagingSpan {
         attributes: impl FnOnce() -> Vec<KeyValue>,
     ) -> Self {
         let (parent, links) = consumer_parent(current, extracted, mode);
-        Self::consumer_under(tracer, parent, links, timed, name, attributes)
+        Self::start(
+            tracer,
+            SpanKind::Consumer,
+            Cow::Owned(parent),
+            links,
+            timed,
+            name,
+            attributes,
+        )
     }
 
     /// [`MessagingSpan::consumer`] for a message extracted on top of the current context: the
@@ -192,13 +182,23 @@ impl MessagingSpan {
         attributes: impl FnOnce() -> Vec<KeyValue>,
     ) -> Self {
         let (parent, links) = consumer_parent_in_current(extracted, mode);
-        Self::consumer_under(tracer, parent, links, timed, name, attributes)
+        Self::start(
+            tracer,
+            SpanKind::Consumer,
+            Cow::Owned(parent),
+            links,
+            timed,
+            name,
+            attributes,
+        )
     }
 
-    /// A CONSUMER span under `parent` with `links`.
-    fn consumer_under(
+    /// A `kind` span under `parent` with `links`; without a tracer, no span and `parent`'s
+    /// context (borrowed by a producer, owned by a consumer: cloned only when it must be).
+    fn start(
         tracer: Option<&BoxedTracer>,
-        parent: Context,
+        kind: SpanKind,
+        parent: Cow<'_, Context>,
         links: Vec<Link>,
         timed: bool,
         name: impl FnOnce() -> Cow<'static, str>,
@@ -208,18 +208,18 @@ impl MessagingSpan {
         match tracer {
             Some(tracer) => {
                 let (span, recording) =
-                    crate::start_span(tracer, SpanKind::Consumer, &parent, links, name, attributes);
+                    crate::start_span(tracer, kind.clone(), &parent, links, name, attributes);
                 MessagingSpan {
                     cx: parent.with_span(span),
-                    kind: SpanKind::Consumer,
+                    kind,
                     live: true,
                     recording,
                     started,
                 }
             }
             None => MessagingSpan {
-                cx: parent,
-                kind: SpanKind::Consumer,
+                cx: parent.into_owned(),
+                kind,
                 live: false,
                 recording: false,
                 started,
@@ -282,17 +282,36 @@ impl Drop for MessagingSpan {
 /// A messaging metric point's attributes: `common` (`messaging.system`, `server.*`…), the
 /// operation as both `messaging.operation.name` and `messaging.operation.type`, `extra`
 /// (destination, partition, group…), and `error.type`. Each must be bounded by the conventions
-/// (never a key, offset, message id or client id).
+/// (never a key, offset, message id or client id). An operation whose name is not its type
+/// (Kafka's `poll` is a `receive`) takes [`operation_metric_attributes`].
 pub fn metric_attributes(
     common: &[KeyValue],
     operation: &'static str,
     extra: impl IntoIterator<Item = KeyValue>,
     error_type: Option<&'static str>,
 ) -> Vec<KeyValue> {
+    operation_metric_attributes(common, operation, operation, extra, error_type)
+}
+
+/// [`metric_attributes`] with the operation's name (`messaging.operation.name`) and type
+/// (`messaging.operation.type`) apart.
+pub fn operation_metric_attributes(
+    common: &[KeyValue],
+    operation_name: &'static str,
+    operation_type: &'static str,
+    extra: impl IntoIterator<Item = KeyValue>,
+    error_type: Option<&'static str>,
+) -> Vec<KeyValue> {
     let mut attributes = Vec::with_capacity(common.len() + 6);
     attributes.extend_from_slice(common);
-    attributes.push(KeyValue::new(semconv::MESSAGING_OPERATION_NAME, operation));
-    attributes.push(KeyValue::new(semconv::MESSAGING_OPERATION_TYPE, operation));
+    attributes.push(KeyValue::new(
+        semconv::MESSAGING_OPERATION_NAME,
+        operation_name,
+    ));
+    attributes.push(KeyValue::new(
+        semconv::MESSAGING_OPERATION_TYPE,
+        operation_type,
+    ));
     attributes.extend(extra);
     if let Some(error_type) = error_type {
         attributes.push(KeyValue::new(semconv::ERROR_TYPE, error_type));
@@ -493,6 +512,17 @@ mod tests {
                 KeyValue::new(semconv::MESSAGING_OPERATION_TYPE, "send"),
                 KeyValue::new(semconv::MESSAGING_DESTINATION_NAME, "orders"),
                 KeyValue::new(semconv::ERROR_TYPE, "timeout"),
+            ]
+        );
+    }
+
+    #[test]
+    fn an_operation_named_apart_from_its_type() {
+        assert_eq!(
+            operation_metric_attributes(&[], "poll", "receive", [], None),
+            [
+                KeyValue::new(semconv::MESSAGING_OPERATION_NAME, "poll"),
+                KeyValue::new(semconv::MESSAGING_OPERATION_TYPE, "receive"),
             ]
         );
     }

@@ -15,7 +15,9 @@ use opentelemetry::context::{FutureExt as _, WithContext};
 use opentelemetry::trace::{SpanKind, TraceContextExt};
 use opentelemetry::{Context, KeyValue};
 use opentelemetry_semantic_conventions::attribute as semconv;
-use otel_core::messaging::{MessagingInstruments, MessagingSpan, metric_attributes};
+use otel_core::messaging::{
+    MessagingInstruments, MessagingSpan, metric_attributes, operation_metric_attributes,
+};
 use rdkafka::ClientConfig;
 use rdkafka::config::{FromClientConfig, FromClientConfigAndContext};
 use rdkafka::consumer::stream_consumer::MessageStream;
@@ -514,22 +516,30 @@ fn record_receive<M: Message>(
     result: Option<&KafkaResult<M>>,
 ) {
     let elapsed = started.elapsed().as_secs_f64();
-    let mut attributes = Vec::with_capacity(instrumentation.metric_common.len() + 6);
-    attributes.extend_from_slice(&instrumentation.metric_common);
-    attributes.push(KeyValue::new(semconv::MESSAGING_OPERATION_NAME, operation));
-    attributes.push(KeyValue::new(semconv::MESSAGING_OPERATION_TYPE, RECEIVE));
-    attributes.extend(instrumentation.group());
-    match result {
-        Some(Ok(message)) => {
-            attributes.push(destination(message.topic()));
-            attributes.push(partition_id(message.partition()));
-            instruments.operation_duration.record(elapsed, &attributes);
-            instruments.consumed_messages.add(1, &attributes);
-        }
-        Some(Err(error)) => {
-            attributes.push(KeyValue::new(semconv::ERROR_TYPE, kafka_error_type(error)));
-            instruments.operation_duration.record(elapsed, &attributes);
-        }
-        None => instruments.operation_duration.record(elapsed, &attributes),
+    let (delivered, error_type) = match result {
+        Some(Ok(message)) => (
+            Some([
+                destination(message.topic()),
+                partition_id(message.partition()),
+            ]),
+            None,
+        ),
+        Some(Err(error)) => (None, Some(kafka_error_type(error))),
+        None => (None, None),
+    };
+    let consumed = delivered.is_some();
+    let attributes = operation_metric_attributes(
+        &instrumentation.metric_common,
+        operation,
+        RECEIVE,
+        instrumentation
+            .group()
+            .into_iter()
+            .chain(delivered.into_iter().flatten()),
+        error_type,
+    );
+    instruments.operation_duration.record(elapsed, &attributes);
+    if consumed {
+        instruments.consumed_messages.add(1, &attributes);
     }
 }
