@@ -121,20 +121,11 @@ fn classify(error: &(dyn Error + 'static)) -> Option<&'static str> {
 /// `error.type` of a handler's error: a Kafka error's code name, an I/O error's kind, found
 /// anywhere in the `source()` chain of the error types handlers return; else `_OTHER`.
 pub(crate) fn handler_error_type(error: &(dyn Any + 'static)) -> &'static str {
-    let dyn_error: Option<&(dyn Error + 'static)> =
-        if let Some(e) = error.downcast_ref::<Box<dyn Error + Send + Sync>>() {
-            Some(&**e)
-        } else if let Some(e) = error.downcast_ref::<Box<dyn Error + Send>>() {
-            Some(&**e)
-        } else if let Some(e) = error.downcast_ref::<Box<dyn Error>>() {
-            Some(&**e)
-        } else if let Some(e) = error.downcast_ref::<KafkaError>() {
-            Some(e)
-        } else if let Some(e) = error.downcast_ref::<std::io::Error>() {
-            Some(e)
-        } else {
-            None
-        };
+    let dyn_error = otel_core::std_error(error).or_else(|| {
+        error
+            .downcast_ref::<KafkaError>()
+            .map(|e| e as &(dyn Error + 'static))
+    });
     dyn_error.map_or(OTHER, |e| otel_core::error_type_with(e, classify))
 }
 
