@@ -23,6 +23,9 @@ pub struct FloorLayer {
     // Behind one `Arc`: axum may call `Layer::layer` per request (a router without state).
     shared: std::sync::Arc<(BoxedTracer, Propagators)>,
     attributes: bool,
+    /// The attributes the HTTP conventions mark as sampling-relevant, as this request has them,
+    /// given to the sampler.
+    sampling_attributes: bool,
     /// The SDK's own cost of what our metrics record per request: two histogram records
     /// (duration, response body size) with the same five attributes ours gives them.
     histograms: Option<std::sync::Arc<(Histogram<f64>, Histogram<u64>)>>,
@@ -38,7 +41,19 @@ impl FloorLayer {
                 Propagators::default(),
             )),
             attributes,
+            sampling_attributes: false,
             histograms: None,
+        }
+    }
+
+    /// The floor with what the HTTP semantic conventions want the sampler to see, built the
+    /// plainest way: `http.request.method`, `url.scheme`, `url.path`, `server.address`,
+    /// `server.port` and `user_agent.original` (the request carries no query, no peer address).
+    /// What the SDK costs to take the sampling-relevant attributes, whatever the layer.
+    pub fn with_sampling_attributes() -> Self {
+        FloorLayer {
+            sampling_attributes: true,
+            ..Self::new(false)
         }
     }
 
@@ -99,6 +114,9 @@ where
                 KeyValue::new("url.path", req.uri().path().to_owned()),
             ]);
         }
+        if self.layer.sampling_attributes {
+            builder = builder.with_attributes(sampling_attributes(&req));
+        }
         let span = tracer.build_with_context(builder, &parent);
         let cx = parent.with_span(span);
         let future = {
@@ -118,6 +136,24 @@ where
             histograms: self.layer.histograms.clone(),
         }
     }
+}
+
+fn sampling_attributes<B>(req: &Request<B>) -> [KeyValue; 6] {
+    let header = |name| {
+        req.headers()
+            .get(name)
+            .and_then(|value: &http::HeaderValue| value.to_str().ok())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    [
+        KeyValue::new("http.request.method", "GET"),
+        KeyValue::new("url.scheme", "http"),
+        KeyValue::new("url.path", req.uri().path().to_owned()),
+        KeyValue::new("server.address", header(http::header::HOST)),
+        KeyValue::new("server.port", 80),
+        KeyValue::new("user_agent.original", header(http::header::USER_AGENT)),
+    ]
 }
 
 pin_project_lite::pin_project! {

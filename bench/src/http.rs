@@ -18,12 +18,14 @@ use tracing_opentelemetry::OpenTelemetrySpanExt;
 use tracing_subscriber::layer::SubscriberExt;
 
 /// The variants, plain first.
-pub const VARIANTS: [&str; 14] = [
+pub const VARIANTS: [&str; 16] = [
     "plain-axum",
     "floor-api-span",
     "floor-api-span-unsampled",
     "floor-api-span-sampled-out",
     "floor-api-span-3-attributes",
+    "floor-api-span-sampling-attributes",
+    "floor-api-span-sampling-attributes-sampled-out",
     "floor-api-span-2-histograms",
     "ours-traces",
     "ours-traces-unsampled",
@@ -74,6 +76,9 @@ pub fn router(variant: &str, tracer_provider: &SdkTracerProvider) -> Option<Rout
             routes().layer(crate::floor::FloorLayer::new(false))
         }
         "floor-api-span-3-attributes" => routes().layer(crate::floor::FloorLayer::new(true)),
+        "floor-api-span-sampling-attributes" | "floor-api-span-sampling-attributes-sampled-out" => {
+            routes().layer(crate::floor::FloorLayer::with_sampling_attributes())
+        }
         "floor-api-span-2-histograms" => {
             routes().layer(crate::floor::FloorLayer::with_histograms(false))
         }
