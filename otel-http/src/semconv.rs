@@ -177,13 +177,14 @@ pub(crate) fn protocol_version(version: Version) -> Option<&'static str> {
 }
 
 /// Splits `host[:port]` (IPv6 literals in brackets); the port is `None` when absent or invalid.
-/// Byte scans rather than `split_once`: this runs for every request.
+/// `memchr` rather than a byte loop: this runs for every request, and it looks at eight bytes a
+/// time.
 pub fn split_host_port(authority: &str) -> (&str, Option<u16>) {
     let authority = authority.trim_ascii();
     let bytes = authority.as_bytes();
     if bytes.first() == Some(&b'[') {
         // [v6]:port
-        return match bytes.iter().position(|&b| b == b']') {
+        return match find_byte(b']', bytes) {
             Some(end) => (
                 &authority[1..end],
                 bytes[end + 1..].strip_prefix(b":").and_then(parse_port),
@@ -191,20 +192,38 @@ pub fn split_host_port(authority: &str) -> (&str, Option<u16>) {
             None => (authority, None),
         };
     }
-    // One pass from the front: the first ':' splits, a second one makes it a bare IPv6 address.
-    let mut colon = None;
-    for (i, &b) in bytes.iter().enumerate() {
-        if b == b':' {
-            if colon.is_some() {
-                return (authority, None);
-            }
-            colon = Some(i);
+    // The first ':' splits; a second one makes it a bare IPv6 address.
+    match find_byte(b':', bytes) {
+        Some(i) if find_byte(b':', &bytes[i + 1..]).is_none() => {
+            (&authority[..i], parse_port(&bytes[i + 1..]))
         }
+        _ => (authority, None),
     }
-    match colon {
-        Some(i) => (&authority[..i], parse_port(&bytes[i + 1..])),
-        None => (authority, None),
+}
+
+/// The index of the first `byte` (not NUL) in `bytes`, eight bytes at a time.
+fn find_byte(byte: u8, bytes: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let pattern = ONES * u64::from(byte);
+    let first_in = |word: u64| {
+        let word = word ^ pattern;
+        // The lowest flagged byte is the first zero byte of `word`: the first match.
+        let zeros = word.wrapping_sub(ONES) & !word & HIGHS;
+        (zeros != 0).then(|| zeros.trailing_zeros() as usize / 8)
+    };
+    let mut chunks = bytes.chunks_exact(8);
+    let mut offset = 0;
+    for chunk in &mut chunks {
+        if let Some(i) = first_in(u64::from_le_bytes(chunk.try_into().unwrap_or_default())) {
+            return Some(offset + i);
+        }
+        offset += 8;
     }
+    // The rest, padded with NULs (which never match).
+    let mut tail = [0; 8];
+    tail[..chunks.remainder().len()].copy_from_slice(chunks.remainder());
+    first_in(u64::from_le_bytes(tail)).map(|i| offset + i)
 }
 
 /// A port: one to five digits, at most 65535.
@@ -412,6 +431,13 @@ mod tests {
         assert_eq!(none.method(&Method::GET), ("_OTHER", Some("GET")));
     }
 
+    proptest::proptest! {
+        #[test]
+        fn find_byte_is_position(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..40), byte in 1u8..) {
+            proptest::prop_assert_eq!(find_byte(byte, &bytes), bytes.iter().position(|&b| b == byte));
+        }
+    }
+
     #[test]
     fn hosts() {
         assert_eq!(
@@ -428,6 +454,21 @@ mod tests {
         assert_eq!(split_host_port("::1"), ("::1", None));
         assert_eq!(split_host_port("[::1]x"), ("::1", None));
         assert_eq!(split_host_port(" h:1 "), ("h", Some(1)));
+        // Colons on either side of the eight-byte steps.
+        assert_eq!(split_host_port("1234567:8"), ("1234567", Some(8)));
+        assert_eq!(split_host_port("12345678:9"), ("12345678", Some(9)));
+        assert_eq!(
+            split_host_port("api.example.com:443"),
+            ("api.example.com", Some(443))
+        );
+        assert_eq!(
+            split_host_port("api.example.com:44:3"),
+            ("api.example.com:44:3", None)
+        );
+        assert_eq!(
+            split_host_port("[2001:db8::12345]:7"),
+            ("2001:db8::12345", Some(7))
+        );
         let uri: Uri = "http://user:pw@example.com:8080/x".parse().unwrap();
         assert_eq!(
             server_address(&uri, &HeaderMap::new()),
