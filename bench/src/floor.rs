@@ -23,9 +23,9 @@ pub struct FloorLayer {
     // Behind one `Arc`: axum may call `Layer::layer` per request (a router without state).
     shared: std::sync::Arc<(BoxedTracer, Propagators)>,
     attributes: bool,
-    /// The attributes the HTTP conventions mark as sampling-relevant, as this request has them,
-    /// given to the sampler.
-    sampling_attributes: bool,
+    /// The attributes the conventions mark as sampling-relevant, as this request has them, given
+    /// to the sampler.
+    sampling_attributes: Option<Conventions>,
     /// The SDK's own cost of what our metrics record per request: two histogram records
     /// (duration, response body size) with the same five attributes ours gives them.
     histograms: Option<std::sync::Arc<(Histogram<f64>, Histogram<u64>)>>,
@@ -41,7 +41,7 @@ impl FloorLayer {
                 Propagators::default(),
             )),
             attributes,
-            sampling_attributes: false,
+            sampling_attributes: None,
             histograms: None,
         }
     }
@@ -52,7 +52,16 @@ impl FloorLayer {
     /// What the SDK costs to take the sampling-relevant attributes, whatever the layer.
     pub fn with_sampling_attributes() -> Self {
         FloorLayer {
-            sampling_attributes: true,
+            sampling_attributes: Some(Conventions::Http),
+            ..Self::new(false)
+        }
+    }
+
+    /// The floor with what the RPC semantic conventions want the sampler to see, built the
+    /// plainest way: `rpc.system.name`, `rpc.method`, `server.address` and `server.port`.
+    pub fn with_rpc_sampling_attributes() -> Self {
+        FloorLayer {
+            sampling_attributes: Some(Conventions::Rpc),
             ..Self::new(false)
         }
     }
@@ -114,8 +123,12 @@ where
                 KeyValue::new("url.path", req.uri().path().to_owned()),
             ]);
         }
-        if self.layer.sampling_attributes {
-            builder = builder.with_attributes(sampling_attributes(&req));
+        match self.layer.sampling_attributes {
+            Some(Conventions::Http) => builder = builder.with_attributes(sampling_attributes(&req)),
+            Some(Conventions::Rpc) => {
+                builder = builder.with_attributes(rpc_sampling_attributes(&req));
+            }
+            None => {}
         }
         let span = tracer.build_with_context(builder, &parent);
         let cx = parent.with_span(span);
@@ -136,6 +149,32 @@ where
             histograms: self.layer.histograms.clone(),
         }
     }
+}
+
+/// Whose sampling-relevant attributes a floor gives.
+#[derive(Clone, Copy)]
+enum Conventions {
+    Http,
+    Rpc,
+}
+
+fn rpc_sampling_attributes<B>(req: &Request<B>) -> [KeyValue; 4] {
+    let authority = req.uri().authority();
+    [
+        KeyValue::new("rpc.system.name", "grpc"),
+        KeyValue::new(
+            "rpc.method",
+            req.uri().path().trim_start_matches('/').to_owned(),
+        ),
+        KeyValue::new(
+            "server.address",
+            authority.map(|a| a.host()).unwrap_or_default().to_owned(),
+        ),
+        KeyValue::new(
+            "server.port",
+            i64::from(authority.and_then(|a| a.port_u16()).unwrap_or(443)),
+        ),
+    ]
 }
 
 fn sampling_attributes<B>(req: &Request<B>) -> [KeyValue; 6] {

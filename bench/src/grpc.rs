@@ -14,9 +14,10 @@ use tower::util::BoxCloneSyncService;
 use tower::{Layer, ServiceExt};
 
 /// The variants, plain first.
-pub const VARIANTS: [&str; 5] = [
+pub const VARIANTS: [&str; 6] = [
     "plain-tonic",
     "floor-api-span",
+    "floor-api-span-sampling-attributes",
     "ours-traces",
     "ours-traces-metrics",
     "tonic-tracing-opentelemetry",
@@ -90,8 +91,12 @@ pub fn service(variant: &str, tracer_provider: &SdkTracerProvider) -> Option<Grp
                 });
             boxed(BoxCloneSyncService::new(svc))
         }
-        "floor-api-span" => {
-            let layer = crate::floor::FloorLayer::new(false);
+        "floor-api-span" | "floor-api-span-sampling-attributes" => {
+            let layer = if variant == "floor-api-span" {
+                crate::floor::FloorLayer::new(false)
+            } else {
+                crate::floor::FloorLayer::with_rpc_sampling_attributes()
+            };
             let svc =
                 ServiceExt::<Request<Body>>::map_response(layer.layer(routes.prepare()), |r| r);
             boxed(BoxCloneSyncService::new(svc))
