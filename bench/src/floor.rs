@@ -47,8 +47,9 @@ impl FloorLayer {
     }
 
     /// The floor with what the HTTP semantic conventions want the sampler to see, built the
-    /// plainest way: `http.request.method`, `url.scheme`, `url.path`, `server.address`,
-    /// `server.port` and `user_agent.original` (the request carries no query, no peer address).
+    /// plainest way: `http.request.method`, `url.scheme`, `url.path`, `server.address` and
+    /// `user_agent.original` (the request's `Host` has no port, and it carries no query and no
+    /// peer address).
     /// What the SDK costs to take the sampling-relevant attributes, whatever the layer.
     pub fn with_sampling_attributes() -> Self {
         FloorLayer {
@@ -177,7 +178,7 @@ fn rpc_sampling_attributes<B>(req: &Request<B>) -> [KeyValue; 4] {
     ]
 }
 
-fn sampling_attributes<B>(req: &Request<B>) -> [KeyValue; 6] {
+fn sampling_attributes<B>(req: &Request<B>) -> [KeyValue; 5] {
     let header = |name| {
         req.headers()
             .get(name)
@@ -190,7 +191,6 @@ fn sampling_attributes<B>(req: &Request<B>) -> [KeyValue; 6] {
         KeyValue::new("url.scheme", "http"),
         KeyValue::new("url.path", req.uri().path().to_owned()),
         KeyValue::new("server.address", header(http::header::HOST)),
-        KeyValue::new("server.port", 80),
         KeyValue::new("user_agent.original", header(http::header::USER_AGENT)),
     ]
 }
