@@ -19,6 +19,8 @@
 //! [`TracedConnection`] is a `ConnectionLike` itself, async over `MultiplexedConnection`,
 //! `ConnectionManager` or the cluster connection, sync over `Connection`: `redis::cmd`,
 //! pipelines (one `PIPELINE` span), transactions (one `MULTI` span) and scripts work unchanged.
+//! (A cluster connection picks the node for each command itself, out of the wrapper's sight: wrap
+//! it without a server address, see [`OtelRedis::server_address`].)
 //!
 //! # What is recorded
 //!

@@ -103,6 +103,10 @@ impl OtelRedis {
     }
 
     /// The server the connections talk to: `server.address` and `server.port`.
+    ///
+    /// Not for a cluster connection (`redis::cluster_async::ClusterConnection`): it routes each
+    /// command to a node out of the wrapper's sight, so one address would be wrong for most
+    /// commands; wrap it with options that give none, and its spans claim no server.
     pub fn server_address(mut self, host: impl Into<String>, port: Option<u16>) -> Self {
         let host: String = host.into();
         let config = self.config_mut();
