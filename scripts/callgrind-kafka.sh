@@ -10,8 +10,12 @@
 # a single consume measurement by several hundred instructions.
 #
 # `callgrind-kafka.sh throughput`: wall-clock messages per second instead, produced and consumed
-# through a tansu broker on loopback (started here), bare / floor / ours in interleaved rounds
-# (ROUNDS, default 5, of MESSAGES, default 20000), as ratios to bare.
+# through a tansu broker on loopback (started here), bare / floor / floor-attributes / ours in
+# interleaved rounds (ROUNDS, default 5, of MESSAGES, default 20000), as ratios to bare; then the
+# CPU time per message (user + system, from /proc/<pid>/task/*/schedstat) of each thread class
+# (the driver, the batch span processor, librdkafka's threads, rdkafka's polling thread, the
+# broker), which other processes on the machine disturb far less than wall clock, and the spans
+# the batch processor dropped (queue full). The load average is printed before and after.
 # SIDES=consume (or produce) measures one side only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -35,7 +39,9 @@ if [ "${1:-}" = throughput ]; then
   broker=$!
   trap 'kill $broker 2>/dev/null || true' EXIT
   for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
-  KAFKA_BROKERS="127.0.0.1:$port" "$bin" throughput "${ROUNDS:-5}" "${MESSAGES:-20000}"
+  echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+  BROKER_PID=$broker KAFKA_BROKERS="127.0.0.1:$port" "$bin" throughput "${ROUNDS:-5}" "${MESSAGES:-20000}"
+  echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
   exit
 fi
 LOW=${LOW:-200}
