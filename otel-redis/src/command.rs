@@ -375,11 +375,8 @@ pub(crate) fn lookup(name: &[u8]) -> Option<&'static Command> {
     if name.is_empty() || name.len() > LONGEST {
         return None;
     }
-    let mut key = 0u64;
-    for i in 0..8 {
-        key = (key << 8) | u64::from(name.get(i).map_or(0, u8::to_ascii_uppercase));
-    }
-    let tail = name.get(8..).unwrap_or_default();
+    let (head, tail) = name.split_at(name.len().min(8));
+    let key = upper_ascii(pack_head(head));
     let mut s = slot(key);
     loop {
         let first = usize::from(SLOTS[s]);
@@ -402,6 +399,38 @@ pub(crate) fn lookup(name: &[u8]) -> Option<&'static Command> {
         }
         s = (s + 1) & SLOT_MASK;
     }
+}
+
+/// Up to eight bytes packed big-endian, zero-padded (as [`pack`], for a name's head at run time).
+#[inline]
+fn pack_head(head: &[u8]) -> u64 {
+    match <[u8; 8]>::try_from(head) {
+        Ok(bytes) => u64::from_be_bytes(bytes),
+        Err(_) => {
+            let mut packed = 0u64;
+            for &b in head {
+                packed = (packed << 8) | u64::from(b);
+            }
+            // Eight empty bytes shift the whole word out (and nothing was packed).
+            let empty_bytes = u32::try_from(8usize.saturating_sub(head.len())).unwrap_or(8);
+            packed.checked_shl(8 * empty_bytes).unwrap_or(0)
+        }
+    }
+}
+
+/// Every ASCII lower-case letter among the eight packed bytes made upper case, all at once;
+/// other bytes (zero padding, non-ASCII) unchanged.
+#[inline]
+fn upper_ascii(packed: u64) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let low7 = packed & !HIGH;
+    // Per byte, the high bit says: at least `a`; above `z` (no carry crosses bytes: each is < 0x80
+    // and adds less than 0x80).
+    let from_a = low7 + ONES * u64::from(0x80 - b'a');
+    let past_z = low7 + ONES * u64::from(0x80 - b'z' - 1);
+    let lower = from_a & !past_z & !packed & HIGH;
+    packed ^ (lower >> 2)
 }
 
 /// Whether `arg` reads as a sub-command or keyword (`SET`, `SETUSER`, `CREATE`), safe to show.
@@ -453,6 +482,27 @@ mod tests {
         assert!(lookup("gét".as_bytes()).is_none());
         assert!(lookup(b"GET\0").is_none());
         assert!(lookup(b"georadiusbymember_ro").is_some());
+    }
+
+    #[test]
+    fn packed_heads_upper_case_only_ascii_letters() {
+        for name in [
+            &b"get"[..],
+            b"GeoRadiu",
+            b"a",
+            b"z{`@[_09",
+            b"\xe0\xfa\x7b",
+            b"",
+        ] {
+            let expected: Vec<u8> = name.iter().map(u8::to_ascii_uppercase).collect();
+            assert_eq!(upper_ascii(pack_head(name)), pack(&expected), "{name:?}");
+        }
+        for b in 0..=255u8 {
+            assert_eq!(
+                upper_ascii(pack_head(&[b])),
+                pack(&[b.to_ascii_uppercase()])
+            );
+        }
     }
 
     #[test]

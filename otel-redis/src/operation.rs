@@ -40,20 +40,25 @@ impl<'a> Named<'a> {
     }
 
     /// `db.operation.name` on spans, and the span name.
-    #[inline]
+    #[inline(always)]
     fn name(&self) -> Option<Cow<'static, str>> {
         match self.command {
             Some(command) => Some(Cow::Borrowed(command.name)),
-            None => {
-                let token = !self.raw.is_empty()
-                    && self.raw.len() <= 32
-                    && self.raw.iter().all(|b| {
-                        b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'|')
-                    });
-                // Checked ASCII just above.
-                token.then(|| Cow::Owned(String::from_utf8_lossy(self.raw).to_ascii_uppercase()))
-            }
+            None => self.unknown_name(),
         }
+    }
+
+    /// [`Named::name`] of a command the table does not know.
+    #[cold]
+    fn unknown_name(&self) -> Option<Cow<'static, str>> {
+        let token = !self.raw.is_empty()
+            && self.raw.len() <= 32
+            && self
+                .raw
+                .iter()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'|'));
+        // Checked ASCII just above.
+        token.then(|| Cow::Owned(String::from_utf8_lossy(self.raw).to_ascii_uppercase()))
     }
 
     /// `db.operation.name` on metrics: bounded to the commands the table knows.
@@ -80,6 +85,7 @@ const NAMESPACES: [&str; 16] = [
     "0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12", "13", "14", "15",
 ];
 
+#[inline]
 fn namespace_value(db: i64) -> opentelemetry::Value {
     match usize::try_from(db).ok().and_then(|i| NAMESPACES.get(i)) {
         Some(s) => opentelemetry::Value::from(*s),
@@ -302,6 +308,7 @@ fn base_count(config: &Config, name: &Option<Cow<'static, str>>, namespace: Opti
 }
 
 /// The attributes every operation's span has.
+#[inline(always)]
 fn base_attributes(
     config: &Config,
     attributes: &mut Vec<KeyValue>,
@@ -309,8 +316,13 @@ fn base_attributes(
     namespace: Option<i64>,
 ) {
     attributes.push(KeyValue::new(semconv::DB_SYSTEM_NAME, REDIS));
-    if let Some(name) = name {
-        attributes.push(KeyValue::new(semconv::DB_OPERATION_NAME, name));
+    match name {
+        // A known command's name, without looking at the `Cow` again.
+        Some(Cow::Borrowed(name)) => {
+            attributes.push(KeyValue::new(semconv::DB_OPERATION_NAME, name));
+        }
+        Some(name) => attributes.push(KeyValue::new(semconv::DB_OPERATION_NAME, name)),
+        None => {}
     }
     if let Some(db) = namespace {
         attributes.push(KeyValue::new(semconv::DB_NAMESPACE, namespace_value(db)));

@@ -342,6 +342,7 @@ impl Config {
     }
 
     /// `server.address`, `server.port` and the peer's address, as configured.
+    #[inline]
     pub(crate) fn push_server_attributes(&self, attributes: &mut Vec<KeyValue>) {
         if let Some(address) = &self.server_address {
             attributes.push(KeyValue::new(semconv::SERVER_ADDRESS, address.clone()));
