@@ -32,6 +32,7 @@ pub(crate) struct Named<'a> {
 }
 
 impl<'a> Named<'a> {
+    #[inline(always)]
     pub(crate) fn new(raw: &'a [u8]) -> Self {
         Named {
             command: lookup(raw),
@@ -85,7 +86,7 @@ const NAMESPACES: [&str; 16] = [
     "0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12", "13", "14", "15",
 ];
 
-#[inline]
+#[inline(always)]
 fn namespace_value(db: i64) -> opentelemetry::Value {
     match usize::try_from(db).ok().and_then(|i| NAMESPACES.get(i)) {
         Some(s) => opentelemetry::Value::from(*s),

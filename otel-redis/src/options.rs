@@ -324,6 +324,7 @@ impl Config {
     /// Whether the filter, if any, lets the operation called `name` be instrumented. `name` is
     /// called only when there is a filter, and may borrow (a known command's name allocates
     /// nothing).
+    #[inline(always)]
     pub(crate) fn instruments_operation<'n>(&self, name: impl FnOnce() -> Cow<'n, str>) -> bool {
         self.filter.as_ref().is_none_or(|filter| filter(&name()))
     }
@@ -342,7 +343,7 @@ impl Config {
     }
 
     /// `server.address`, `server.port` and the peer's address, as configured.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn push_server_attributes(&self, attributes: &mut Vec<KeyValue>) {
         if let Some(address) = &self.server_address {
             attributes.push(KeyValue::new(semconv::SERVER_ADDRESS, address.clone()));

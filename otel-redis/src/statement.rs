@@ -74,11 +74,13 @@ impl Statement {
         out
     }
 
+    #[inline]
     fn full(&self) -> bool {
         self.text.len() >= self.limit
     }
 
     /// Appends `s`, or as much of it as fits.
+    #[inline]
     fn push_str(&mut self, s: &str) {
         let room = self.limit.saturating_sub(self.text.len());
         if s.len() <= room {
@@ -93,6 +95,7 @@ impl Statement {
     }
 
     /// Appends one ASCII character, if it fits.
+    #[inline]
     fn push_ascii(&mut self, c: u8) {
         if self.text.len() < self.limit {
             self.text.push(char::from(c));
