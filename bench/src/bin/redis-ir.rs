@@ -4,6 +4,9 @@
 //! Variants are `{connection}-{operation}`. Connections: `bare` (redis-rs's
 //! `MultiplexedConnection`), `floor` (one CLIENT span with a fixed name and no attributes per
 //! operation, through the global tracer: the least any wrapper on the OpenTelemetry API does),
+//! `floor-attrs` (the floor's span with ours' six attributes made as cheaply as they can be:
+//! static names, a shared address, and the operation's statement copied into a fresh string per
+//! span: what the SDK and the allocator charge for the attributes, whoever builds them),
 //! `ours` (`otel_redis::TracedConnection`, traces with sanitized statements, no metrics),
 //! `ours-metrics` (traces and metrics). Operations: `get`, `set`, `pipeline10` (five `SET`s and
 //! five `GET`s in one pipeline), `get1024keys` (`GET` of 1,024 keys in turn, so that no statement
@@ -20,47 +23,76 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use opentelemetry::Context;
 use opentelemetry::global::{BoxedSpan, BoxedTracer};
 use opentelemetry::trace::{Span, SpanKind, Tracer};
+use opentelemetry::{Context, KeyValue};
 use redis::aio::{ConnectionLike, MultiplexedConnection};
 use redis::{Cmd, Pipeline, RedisFuture, Value};
 
-const CONNECTIONS: [&str; 4] = ["bare", "floor", "ours", "ours-metrics"];
+/// The connection kinds; the throughput mode runs the first [`THROUGHPUT_KINDS`].
+const CONNECTIONS: [&str; 5] = ["bare", "floor", "ours", "ours-metrics", "floor-attrs"];
+const THROUGHPUT_KINDS: usize = 4;
 const OPERATIONS: [&str; 4] = ["get", "set", "pipeline10", "get1024keys"];
-const VARIANTS: [&str; 16] = [
+const VARIANTS: [&str; 20] = [
     "bare-get",
     "floor-get",
+    "floor-attrs-get",
     "ours-get",
     "ours-metrics-get",
     "bare-set",
     "floor-set",
+    "floor-attrs-set",
     "ours-set",
     "ours-metrics-set",
     "bare-pipeline10",
     "floor-pipeline10",
+    "floor-attrs-pipeline10",
     "ours-pipeline10",
     "ours-metrics-pipeline10",
     "bare-get1024keys",
     "floor-get1024keys",
+    "floor-attrs-get1024keys",
     "ours-get1024keys",
     "ours-metrics-get1024keys",
 ];
 
-/// The floor: one attribute-less CLIENT span per operation, under the current context.
+/// The floor: one attribute-less CLIENT span per operation, under the current context; with
+/// `attributes`, the span has ours' attributes, made as cheaply as they can be.
 #[derive(Clone)]
 struct Floor<C> {
     inner: C,
     tracer: Arc<BoxedTracer>,
+    attributes: Option<FixedAttributes>,
+}
+
+/// What `floor-attrs` puts on each span: a known operation's attributes, with the statement
+/// fixed for the run (copied into a fresh string per span, as any statement must be).
+#[derive(Clone)]
+struct FixedAttributes {
+    operation: &'static str,
+    address: opentelemetry::StringValue,
+    port: i64,
+    statement: Arc<str>,
 }
 
 impl<C> Floor<C> {
     fn span(&self) -> BoxedSpan {
         Context::map_current(|cx| {
-            self.tracer
-                .span_builder("redis")
-                .with_kind(SpanKind::Client)
-                .start_with_context(&*self.tracer, cx)
+            let mut builder = self.tracer.span_builder("redis");
+            builder.span_kind = Some(SpanKind::Client);
+            if let Some(fixed) = &self.attributes {
+                // The keys spelled out: the bench does not depend on the conventions crate.
+                builder.name = fixed.operation.into();
+                builder.attributes = Some(vec![
+                    KeyValue::new("db.system.name", "redis"),
+                    KeyValue::new("db.operation.name", fixed.operation),
+                    KeyValue::new("db.namespace", "0"),
+                    KeyValue::new("server.address", fixed.address.clone()),
+                    KeyValue::new("server.port", fixed.port),
+                    KeyValue::new("db.query.text", String::from(&*fixed.statement)),
+                ]);
+            }
+            builder.start_with_context(&*self.tracer, cx)
         })
     }
 }
@@ -105,6 +137,21 @@ enum Operation {
 }
 
 impl Operation {
+    /// The operation name and sanitized statement ours records for this operation (for
+    /// `get1024keys`, the first key's).
+    fn recorded(name: &str) -> (&'static str, &'static str) {
+        match name {
+            "set" => ("SET", "SET user:42 ?"),
+            "pipeline10" => (
+                "PIPELINE",
+                "SET user:0 ?; SET user:1 ?; SET user:2 ?; SET user:3 ?; SET user:4 ?; \
+                 GET user:0; GET user:1; GET user:2; GET user:3; GET user:4",
+            ),
+            "get1024keys" => ("GET", "GET user:0"),
+            _ => ("GET", "GET user:42"),
+        }
+    }
+
     fn new(name: &str) -> Option<Self> {
         Some(match name {
             "get" => Operation::Command(redis::cmd("GET").arg("user:42").clone()),
@@ -159,7 +206,7 @@ enum Connection {
 }
 
 impl Connection {
-    async fn open(kind: &str, url: &str) -> Option<Self> {
+    async fn open(kind: &str, url: &str, operation: &str) -> Option<Self> {
         let client = redis::Client::open(url).expect("REDIS_URL");
         let raw = client
             .get_multiplexed_async_connection()
@@ -170,7 +217,21 @@ impl Connection {
             "floor" => Connection::Floor(Floor {
                 inner: raw,
                 tracer: Arc::new(opentelemetry::global::tracer("floor")),
+                attributes: None,
             }),
+            "floor-attrs" => {
+                let (operation, statement) = Operation::recorded(operation);
+                Connection::Floor(Floor {
+                    inner: raw,
+                    tracer: Arc::new(opentelemetry::global::tracer("floor")),
+                    attributes: Some(FixedAttributes {
+                        operation,
+                        address: Arc::<str>::from("127.0.0.1").into(),
+                        port: 6379,
+                        statement: statement.into(),
+                    }),
+                })
+            }
             "ours" => Connection::Ours(
                 otel_redis::OtelRedis::for_client(&client)
                     .metrics(false)
@@ -267,17 +328,21 @@ fn throughput(rounds: usize, millis: u64) {
         .expect("runtime");
     let url = url();
     // rates[operation][kind][round]
-    let mut rates = vec![vec![Vec::new(); CONNECTIONS.len()]; THROUGHPUT_OPERATIONS.len()];
+    let mut rates = vec![vec![Vec::new(); THROUGHPUT_KINDS]; THROUGHPUT_OPERATIONS.len()];
     runtime.block_on(async {
         let mut cons = Vec::new();
-        for kind in CONNECTIONS {
-            cons.push(Connection::open(kind, &url).await.expect("connection"));
+        for kind in &CONNECTIONS[..THROUGHPUT_KINDS] {
+            cons.push(
+                Connection::open(kind, &url, "get")
+                    .await
+                    .expect("connection"),
+            );
         }
         for round in 0..rounds {
             for (o, (operation, in_flight)) in THROUGHPUT_OPERATIONS.iter().enumerate() {
                 let operation = Arc::new(Operation::new(operation).expect("operation"));
-                for k in 0..CONNECTIONS.len() {
-                    let kind = (k + round) % CONNECTIONS.len();
+                for k in 0..THROUGHPUT_KINDS {
+                    let kind = (k + round) % THROUGHPUT_KINDS;
                     let r = rate(&cons[kind], &operation, *in_flight, millis).await;
                     rates[o][kind].push(r);
                 }
@@ -328,7 +393,7 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     otel_bench::driver_main(&VARIANTS, |variant, n| {
-        let Some((kind, operation)) = split(variant) else {
+        let Some((kind, operation_name)) = split(variant) else {
             return false;
         };
         let (tracer_provider, meter_provider) = otel_bench::http::install_providers();
@@ -336,9 +401,11 @@ fn main() -> ExitCode {
             .enable_all()
             .build()
             .expect("runtime");
-        let operation = Operation::new(operation).expect("operation");
+        let operation = Operation::new(operation_name).expect("operation");
         runtime.block_on(async {
-            let mut con = Connection::open(kind, &url()).await.expect("connection");
+            let mut con = Connection::open(kind, &url(), operation_name)
+                .await
+                .expect("connection");
             for i in 0..n {
                 con.run(&operation).await;
                 if i % 128 == 127 {
