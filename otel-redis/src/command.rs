@@ -514,4 +514,34 @@ mod tests {
             assert_eq!(lookup(name.as_bytes()).map(|c| c.shape), Some(Shape::Sub));
         }
     }
+
+    /// The table searched one name at a time, ignoring ASCII case: what [`lookup`] must answer.
+    fn reference(name: &[u8]) -> Option<&'static str> {
+        COMMANDS
+            .iter()
+            .find(|c| c.name.as_bytes().eq_ignore_ascii_case(name))
+            .map(|c| c.name)
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn lookup_agrees_with_a_plain_search(
+            bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..24),
+            index in 0..COMMANDS.len(),
+            flips in proptest::collection::vec(proptest::bool::ANY, 24),
+        ) {
+            proptest::prop_assert_eq!(lookup(&bytes).map(|c| c.name), reference(&bytes));
+            // A known name in any mix of cases, and with a byte changed or cut.
+            let mut name: Vec<u8> = COMMANDS[index].name.bytes().zip(&flips)
+                .map(|(b, flip)| if *flip { b.to_ascii_lowercase() } else { b })
+                .collect();
+            proptest::prop_assert_eq!(lookup(&name).map(|c| c.name), Some(COMMANDS[index].name));
+            if let Some(b) = bytes.first() {
+                name[0] = *b;
+                proptest::prop_assert_eq!(lookup(&name).map(|c| c.name), reference(&name));
+            }
+            name.pop();
+            proptest::prop_assert_eq!(lookup(&name).map(|c| c.name), reference(&name));
+        }
+    }
 }
