@@ -31,7 +31,7 @@ use redis::{Cmd, Pipeline, RedisFuture, Value};
 
 /// The connection kinds; the throughput mode runs the first [`THROUGHPUT_KINDS`].
 const CONNECTIONS: [&str; 5] = ["bare", "floor", "ours", "ours-metrics", "floor-attrs"];
-const THROUGHPUT_KINDS: usize = 4;
+const THROUGHPUT_KINDS: usize = 5;
 const OPERATIONS: [&str; 4] = ["get", "set", "pipeline10", "get1024keys"];
 const VARIANTS: [&str; 20] = [
     "bare-get",
@@ -350,8 +350,8 @@ fn throughput(rounds: usize, millis: u64) {
         }
     });
     println!(
-        "| operation | in flight | bare ops/s | floor | ours | ours + metrics | ours ÷ floor |\n\
-         |---|---:|---:|---:|---:|---:|---:|"
+        "| operation | in flight | bare ops/s | floor | floor + attributes | ours | ours + metrics | ours ÷ floor | floor + attributes ÷ floor |\n\
+         |---|---:|---:|---:|---:|---:|---:|---:|---:|"
     );
     for (o, (operation, in_flight)) in THROUGHPUT_OPERATIONS.iter().enumerate() {
         let per_round = |kind: usize| -> Vec<f64> {
@@ -365,16 +365,21 @@ fn throughput(rounds: usize, millis: u64) {
             let high = ratios.iter().copied().fold(f64::NEG_INFINITY, f64::max);
             format!("{:.3} ({low:.2}–{high:.2})", median(&ratios))
         };
-        let ours_to_floor: Vec<f64> = (0..rounds)
-            .map(|r| rates[o][2][r] / rates[o][1][r])
-            .collect();
+        let to_floor = |kind: usize| -> f64 {
+            let ratios: Vec<f64> = (0..rounds)
+                .map(|r| rates[o][kind][r] / rates[o][1][r])
+                .collect();
+            median(&ratios)
+        };
         println!(
-            "| {operation} | {in_flight} | {:.0} | {} | {} | {} | {:.3} |",
+            "| {operation} | {in_flight} | {:.0} | {} | {} | {} | {} | {:.3} | {:.3} |",
             median(&rates[o][0]),
             cell(1),
+            cell(4),
             cell(2),
             cell(3),
-            median(&ours_to_floor),
+            to_floor(2),
+            to_floor(4),
         );
     }
     println!(
