@@ -243,6 +243,22 @@ impl RedisOptions for Telemetry {
     }
 }
 
+/// Asserts that `span` failed with the Redis error `code` (`WRONGTYPE`, say): its
+/// `db.response.status_code` and `error.type` are both `code`, and its status is an error.
+pub fn assert_failed_with(span: &opentelemetry_sdk::trace::SpanData, code: &str) {
+    use opentelemetry_semantic_conventions::attribute as semconv;
+    assert_eq!(
+        attr(span, semconv::DB_RESPONSE_STATUS_CODE).as_deref(),
+        Some(code)
+    );
+    assert_eq!(attr(span, semconv::ERROR_TYPE).as_deref(), Some(code));
+    assert!(
+        matches!(span.status, opentelemetry::trace::Status::Error { .. }),
+        "{:?}",
+        span.status
+    );
+}
+
 /// Asserts that none of `needles` shows anywhere in `spans`: names, attribute keys and values,
 /// event names and attributes, error descriptions.
 pub fn assert_nothing_shows(spans: &[opentelemetry_sdk::trace::SpanData], needles: &[&str]) {
