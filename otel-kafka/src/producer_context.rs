@@ -6,7 +6,7 @@ use std::sync::Arc;
 use rdkafka::client::{ClientContext, OAuthToken};
 use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::error::KafkaError;
-use rdkafka::message::{Message, ToBytes};
+use rdkafka::message::{Message, OwnedHeaders, ToBytes};
 use rdkafka::producer::{
     BaseRecord, DefaultProducerContext, DeliveryResult, Partitioner, ProducerContext,
 };
@@ -89,35 +89,53 @@ impl<C> TracedProducerContext<C> {
         P: ToBytes + ?Sized,
         D: IntoOpaque,
     {
-        let BaseRecord {
-            topic,
-            partition,
-            payload,
-            key,
-            timestamp,
-            mut headers,
-            delivery_opaque,
-        } = record;
         let head = MessageHead {
-            topic,
-            partition,
+            topic: record.topic,
+            partition: record.partition,
             offset: None,
-            key: key.map(ToBytes::to_bytes),
-            payload: payload.map(ToBytes::to_bytes),
+            key: record.key.map(ToBytes::to_bytes),
+            payload: record.payload.map(ToBytes::to_bytes),
         };
-        let op = SendOp::start_with(&self.instrumentation, &head, &mut headers);
-        BaseRecord {
-            topic,
-            partition,
-            payload,
-            key,
-            timestamp,
-            headers,
-            delivery_opaque: Box::new(Traced {
-                op,
-                inner: delivery_opaque,
-            }),
-        }
+        map_opaque(record, |headers, inner| {
+            Box::new(Traced {
+                op: SendOp::start_with(&self.instrumentation, &head, headers),
+                inner,
+            })
+        })
+    }
+}
+
+/// `record` with its delivery opaque replaced by what `f` makes of it (`f` may change the
+/// record's headers too): a traced record and the wrapped context's own are the same record
+/// with different opaques.
+fn map_opaque<'a, K, P, D, E>(
+    record: BaseRecord<'a, K, P, D>,
+    f: impl FnOnce(&mut Option<OwnedHeaders>, D) -> E,
+) -> BaseRecord<'a, K, P, E>
+where
+    K: ToBytes + ?Sized,
+    P: ToBytes + ?Sized,
+    D: IntoOpaque,
+    E: IntoOpaque,
+{
+    let BaseRecord {
+        topic,
+        partition,
+        payload,
+        key,
+        timestamp,
+        mut headers,
+        delivery_opaque,
+    } = record;
+    let delivery_opaque = f(&mut headers, delivery_opaque);
+    BaseRecord {
+        topic,
+        partition,
+        payload,
+        key,
+        timestamp,
+        headers,
+        delivery_opaque,
     }
 }
 
@@ -175,26 +193,11 @@ impl<C> TracedProducerContext<C> {
         P: ToBytes + ?Sized,
         D: IntoOpaque,
     {
-        let BaseRecord {
-            topic,
-            partition,
-            payload,
-            key,
-            timestamp,
-            headers,
-            delivery_opaque,
-        } = record;
-        let Traced { op, inner } = *delivery_opaque;
-        op.finish_with(Err(error));
-        BaseRecord {
-            topic,
-            partition,
-            payload,
-            key,
-            timestamp,
-            headers,
-            delivery_opaque: inner,
-        }
+        map_opaque(record, |_, traced| {
+            let Traced { op, inner } = *traced;
+            op.finish_with(Err(error));
+            inner
+        })
     }
 }
 
