@@ -42,15 +42,29 @@ fn remote_sampled_parent() -> Context {
     ))
 }
 
-fn all_signals_arrive(protocol: Protocol, name: &str) {
-    let receiver = Receiver::start();
-    let endpoint = match protocol {
+/// The receiver's endpoint for `protocol`.
+fn endpoint(receiver: &Receiver, protocol: Protocol) -> String {
+    match protocol {
         Protocol::Grpc => receiver.grpc_endpoint(),
         _ => receiver.http_endpoint(),
-    };
+    }
+}
+
+/// Traces only, over `protocol` to `endpoint`, no globals installed.
+fn traces_only(protocol: Protocol, endpoint: impl Into<String>) -> otel_init::TelemetryBuilder {
+    otel_init::builder()
+        .otlp_protocol(protocol)
+        .otlp_endpoint(endpoint)
+        .exporters(Signal::Metrics, [])
+        .exporters(Signal::Logs, [])
+        .install_globals(false)
+}
+
+fn all_signals_arrive(protocol: Protocol, name: &str) {
+    let receiver = Receiver::start();
     let telemetry = otel_init::builder()
         .env_vars(env(protocol.as_str()))
-        .otlp_endpoint(endpoint)
+        .otlp_endpoint(endpoint(&receiver, protocol))
         .install_globals(false)
         .build();
     assert!(
@@ -162,13 +176,7 @@ async fn grpc_from_a_current_thread_runtime_shuts_down_without_deadlock() {
 #[test]
 fn grpc_outside_any_runtime() {
     let receiver = Receiver::start();
-    let telemetry = otel_init::builder()
-        .otlp_protocol(Protocol::Grpc)
-        .otlp_endpoint(receiver.grpc_endpoint())
-        .exporters(Signal::Metrics, [])
-        .exporters(Signal::Logs, [])
-        .install_globals(false)
-        .build();
+    let telemetry = traces_only(Protocol::Grpc, receiver.grpc_endpoint()).build();
     telemetry
         .tracer_provider()
         .unwrap()
@@ -239,17 +247,8 @@ fn collector_back_up_export_resumes() {
     for protocol in [Protocol::Grpc, Protocol::HttpProtobuf] {
         let receiver = Receiver::start();
         let (grpc, http, collected) = (receiver.grpc, receiver.http, receiver.collected.clone());
-        let endpoint = match protocol {
-            Protocol::Grpc => receiver.grpc_endpoint(),
-            _ => receiver.http_endpoint(),
-        };
-        let telemetry = otel_init::builder()
-            .otlp_protocol(protocol)
-            .otlp_endpoint(endpoint)
+        let telemetry = traces_only(protocol, endpoint(&receiver, protocol))
             .otlp_timeout(Duration::from_secs(2))
-            .exporters(Signal::Metrics, [])
-            .exporters(Signal::Logs, [])
-            .install_globals(false)
             .build();
         let tracer = telemetry.tracer_provider().unwrap().tracer("test");
         tracer.start("before").end();
@@ -299,13 +298,8 @@ fn disabled_sdk_builds_no_provider_and_exports_nothing() {
 
 #[test]
 fn a_bad_otlp_header_is_a_warning_and_spans_still_start() {
-    let telemetry = otel_init::builder()
-        .otlp_protocol(Protocol::Grpc)
-        .otlp_endpoint(format!("http://{}", closed_port()))
+    let telemetry = traces_only(Protocol::Grpc, format!("http://{}", closed_port()))
         .otlp_header("bad header", "x")
-        .exporters(Signal::Metrics, [])
-        .exporters(Signal::Logs, [])
-        .install_globals(false)
         .build();
     let warning = &telemetry.warnings()[0];
     assert_eq!(warning.variable, "OTEL_TRACES_EXPORTER");
@@ -319,17 +313,8 @@ fn a_bad_otlp_header_is_a_warning_and_spans_still_start() {
 fn otlp_headers_from_code_reach_the_collector() {
     for protocol in [Protocol::Grpc, Protocol::HttpProtobuf] {
         let receiver = Receiver::start();
-        let endpoint = match protocol {
-            Protocol::Grpc => receiver.grpc_endpoint(),
-            _ => receiver.http_endpoint(),
-        };
-        let telemetry = otel_init::builder()
-            .otlp_protocol(protocol)
-            .otlp_endpoint(endpoint)
+        let telemetry = traces_only(protocol, endpoint(&receiver, protocol))
             .otlp_header("x-tenant", "acme")
-            .exporters(Signal::Metrics, [])
-            .exporters(Signal::Logs, [])
-            .install_globals(false)
             .build();
         assert!(
             telemetry.warnings().is_empty(),

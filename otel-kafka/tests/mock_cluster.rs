@@ -492,11 +492,7 @@ async fn broker_down_ends_the_send_span_with_an_error_and_loses_nothing() {
     let telemetry = Telemetry::new();
     let producer = producer(&brokers, telemetry.options());
     // A broker that is down: nothing listens on this port any more.
-    let dead = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .to_string();
+    let dead = common::dead_broker();
     let mut config = common::config(&dead);
     config.set("message.timeout.ms", "1000");
     let unreachable: otel_kafka::TracedProducer =
@@ -725,11 +721,7 @@ async fn threaded_and_base_producers_end_spans_with_their_delivery_reports() {
     root.span().end();
 
     // A BaseProducer polled by hand, towards a broker that is down.
-    let dead = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .to_string();
+    let dead = common::dead_broker();
     let mut config = common::config(&dead);
     config.set("message.timeout.ms", "1000");
     let base: BaseProducer<TracedProducerContext> = config
@@ -793,11 +785,7 @@ fn a_record_send_hands_back_ends_its_span_with_the_error() {
 
     // A queue of one record, towards a broker that is down: the second send fails at once.
     let telemetry = Telemetry::new();
-    let dead = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .to_string();
+    let dead = common::dead_broker();
     let mut config = common::config(&dead);
     config.set("queue.buffering.max.messages", "1");
     let producer: BaseProducer<TracedProducerContext> = config

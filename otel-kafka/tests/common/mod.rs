@@ -44,6 +44,11 @@ pub fn config(brokers: &str) -> ClientConfig {
     config
 }
 
+/// The address of a broker that is down: a loopback port nothing listens on.
+pub fn dead_broker() -> String {
+    format!("127.0.0.1:{}", integration_tests::process::free_port())
+}
+
 pub fn producer(brokers: &str, options: Options) -> TracedProducer {
     TracedProducer::from_config_with_options(&config(brokers), options).expect("producer")
 }
