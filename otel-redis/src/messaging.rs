@@ -92,12 +92,14 @@ impl<'c> Producer<'c> {
                 // No stream or channel name: they are often one per user or entity, and the
                 // conventions put `messaging.destination.name` on metrics only when it is
                 // known to have few values.
-                metric_attributes(
+                let mut attributes = metric_attributes(
                     &[KeyValue::new(semconv::MESSAGING_SYSTEM, REDIS)],
                     SEND,
-                    server_attributes(config),
+                    [],
                     failure.map(Failure::metric_error_type),
-                )
+                );
+                config.push_server(&mut attributes);
+                attributes
             },
         );
     }
@@ -245,22 +247,12 @@ fn process_metric_attributes(
     let group =
         group.map(|group| KeyValue::new(semconv::MESSAGING_CONSUMER_GROUP_NAME, group.to_owned()));
     // As on `send`: no stream or channel name on metrics.
-    metric_attributes(
+    let mut attributes = metric_attributes(
         &[KeyValue::new(semconv::MESSAGING_SYSTEM, REDIS)],
         PROCESS,
-        group.into_iter().chain(server_attributes(config)),
+        group,
         error_type,
-    )
-}
-
-/// `server.address` and `server.port`, where configured.
-fn server_attributes(config: &Config) -> impl Iterator<Item = KeyValue> {
-    let address = config
-        .server_address
-        .clone()
-        .map(|address| KeyValue::new(semconv::SERVER_ADDRESS, address));
-    let port = config
-        .server_port
-        .map(|port| KeyValue::new(semconv::SERVER_PORT, i64::from(port)));
-    address.into_iter().chain(port)
+    );
+    config.push_server(&mut attributes);
+    attributes
 }

@@ -270,12 +270,7 @@ impl<'c> Operation<'c> {
             if let Some(db) = self.namespace {
                 attributes.push(KeyValue::new(semconv::DB_NAMESPACE, namespace_value(db)));
             }
-            if let Some(address) = &config.server_address {
-                attributes.push(KeyValue::new(semconv::SERVER_ADDRESS, address.clone()));
-            }
-            if let Some(port) = config.server_port {
-                attributes.push(KeyValue::new(semconv::SERVER_PORT, i64::from(port)));
-            }
+            config.push_server(&mut attributes);
             if let Some(failure) = &failure {
                 let bounded = failure.metric_error_type();
                 if matches!(failure, Failure::Server(_)) {

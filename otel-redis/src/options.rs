@@ -342,15 +342,21 @@ impl Config {
             + 2 * usize::from(self.peer.is_some())
     }
 
-    /// `server.address`, `server.port` and the peer's address, as configured.
+    /// `server.address` and `server.port`, as configured: on spans and metric points alike.
     #[inline(always)]
-    pub(crate) fn push_server_attributes(&self, attributes: &mut Vec<KeyValue>) {
+    pub(crate) fn push_server(&self, attributes: &mut Vec<KeyValue>) {
         if let Some(address) = &self.server_address {
             attributes.push(KeyValue::new(semconv::SERVER_ADDRESS, address.clone()));
         }
         if let Some(port) = self.server_port {
             attributes.push(KeyValue::new(semconv::SERVER_PORT, i64::from(port)));
         }
+    }
+
+    /// `server.address`, `server.port` and the peer's address, as configured.
+    #[inline(always)]
+    pub(crate) fn push_server_attributes(&self, attributes: &mut Vec<KeyValue>) {
+        self.push_server(attributes);
         if let Some((address, port)) = &self.peer {
             attributes.push(KeyValue::new(
                 semconv::NETWORK_PEER_ADDRESS,
